@@ -1,0 +1,1 @@
+//! kollacfg custom resource types.
