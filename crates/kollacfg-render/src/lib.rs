@@ -3,6 +3,11 @@
 //! the same bytes, offline and in a cluster.
 
 pub mod files;
+pub mod issue;
+pub mod items;
+pub mod merge;
 pub mod model;
+pub mod validate;
 
+pub use issue::Issue;
 pub use model::*;

@@ -18,7 +18,11 @@ pub struct ResourceRef {
 
 impl ResourceRef {
     /// Builds a reference.
-    pub fn new(kind: impl Into<String>, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        kind: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         Self {
             kind: kind.into(),
             namespace: namespace.into(),

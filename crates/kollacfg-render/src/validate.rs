@@ -1,0 +1,424 @@
+//! Value checks the CRD schema cannot express, shared by every fragment kind: injection
+//! guards, RabbitMQ policy keys and their types, Erlang flag syntax and ranges, versions.
+//! Each check returns the reason an operator reads; the caller names resource and field.
+
+use serde_json::Value;
+
+/// Characters allowed in a value written into `rabbitmq-env.conf` (which the shell sources).
+const ENV_SAFE: &str = "_@%+=:,./- ";
+
+/// Refuses values that could break out of their line: newline, carriage return, NUL.
+pub fn single_line(value: &str) -> Result<(), String> {
+    if let Some(c) = value.chars().find(|c| matches!(c, '\n' | '\r' | '\0')) {
+        return Err(format!(
+            "value contains {} which could inject a new line or truncate the file",
+            describe_char(c)
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an INI/conf value that oslo.config or cuttlefish would read differently from what
+/// was written (surrounding whitespace is stripped by both) or that could inject a line.
+pub fn plain_value(value: &str) -> Result<(), String> {
+    single_line(value)?;
+    if value.trim() != value {
+        return Err("value has leading or trailing whitespace, which the reader strips".into());
+    }
+    Ok(())
+}
+
+/// Refuses anything the shell would interpret when it sources `rabbitmq-env.conf`.
+pub fn shell_safe(value: &str) -> Result<(), String> {
+    single_line(value)?;
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ENV_SAFE.contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "value contains {}, a shell metacharacter (rabbitmq-env.conf is sourced by the shell); \
+             allowed are letters, digits, spaces and {ENV_SAFE:?}",
+            describe_char(c)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A shell variable name.
+pub fn env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*)"
+        ))
+    }
+}
+
+/// An INI section name or option key.
+pub fn ini_name(what: &str, name: &str) -> Result<(), String> {
+    single_line(name)?;
+    if name.is_empty() || name.trim() != name {
+        return Err(format!(
+            "{what} {name:?} is empty or has surrounding whitespace"
+        ));
+    }
+    let bad: &[char] = if what == "section" {
+        &['[', ']']
+    } else {
+        &['=', ':', '[', ']', ' ', '\t']
+    };
+    if let Some(c) = name.chars().find(|c| bad.contains(c)) {
+        return Err(format!("{what} {name:?} contains {}", describe_char(c)));
+    }
+    if name.starts_with('#') || name.starts_with(';') {
+        return Err(format!("{what} {name:?} would be read as a comment"));
+    }
+    Ok(())
+}
+
+/// A `rabbitmq.conf` key.
+pub fn conf_key(key: &str) -> Result<(), String> {
+    single_line(key)?;
+    if key.is_empty() || key.starts_with('#') || key.chars().any(|c| c == '=' || c.is_whitespace())
+    {
+        return Err(format!(
+            "{key:?} is not a rabbitmq.conf key (non-empty, no whitespace or '=', not a comment)"
+        ));
+    }
+    Ok(())
+}
+
+/// A plain file name inside a kolla service directory.
+pub fn file_name(file: &str) -> Result<(), String> {
+    let ok = !file.is_empty()
+        && file != "."
+        && file != ".."
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !file.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{file:?} is not a plain file name (letters, digits, '.', '_', '-'; no '/')"
+        ))
+    }
+}
+
+/// A kolla service directory name.
+pub fn service_name(service: &str) -> Result<(), String> {
+    let ok = !service.is_empty()
+        && service
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !service.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{service:?} is not a kolla service directory name (lowercase letters, digits, '-')"
+        ))
+    }
+}
+
+/// Parses a RabbitMQ version such as `3.13` or `4.0.5` into `(major, minor)`.
+pub fn rabbitmq_version(version: &str) -> Result<(u32, u32), String> {
+    let mut parts = version.split('.');
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().map_or(Some(0), |p| p.parse::<u32>().ok());
+    let rest_ok = parts.all(|p| p.parse::<u32>().is_ok());
+    match (major, minor, rest_ok) {
+        (Some(major), Some(minor), true) => Ok((major, minor)),
+        _ => Err(format!(
+            "{version:?} is not a RabbitMQ version (MAJOR.MINOR, e.g. \"3.13\")"
+        )),
+    }
+}
+
+/// Compiles a policy pattern with a PCRE-compatible engine (RabbitMQ uses Erlang's `re`, i.e.
+/// PCRE): look-around such as `^(?!amq\.).*` is accepted.
+pub fn policy_pattern(pattern: &str) -> Result<(), String> {
+    single_line(pattern)?;
+    fancy_regex::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|e| format!("pattern {pattern:?} does not compile: {e}"))
+}
+
+/// The values of `applyTo`.
+pub const APPLY_TO: &[&str] = &[
+    "all",
+    "queues",
+    "exchanges",
+    "classic_queues",
+    "quorum_queues",
+    "streams",
+];
+
+/// Erlang scheduler busy-wait thresholds (`+sbwt`, `+sbwtdcpu`, `+sbwtdio`).
+pub const BUSY_WAIT: &[&str] = &["none", "very_short", "short", "medium", "long", "very_long"];
+
+/// Checks that `value` is one of `allowed`.
+pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), String> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{value:?} is not one of {}", allowed.join(", ")))
+    }
+}
+
+/// Checks `min <= value <= max`.
+pub fn in_range(value: i64, min: i64, max: i64) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else if max == i64::MAX {
+        Err(format!("{value} is below the minimum {min}"))
+    } else {
+        Err(format!("{value} is outside {min}..={max}"))
+    }
+}
+
+/// Checks a ratio: finite and `>= 0`.
+pub fn ratio(value: f64) -> Result<(), String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{value} must be a finite number >= 0.0"))
+    }
+}
+
+/// Erlang's `+S Schedulers:SchedulersOnline`.
+pub fn schedulers(value: &str) -> Result<(), String> {
+    let parsed = value
+        .split_once(':')
+        .and_then(|(n, m)| Some((n.parse::<i64>().ok()?, m.parse::<i64>().ok()?)));
+    match parsed {
+        Some((n, m)) if (1..=1024).contains(&n) && (1..=n).contains(&m) => Ok(()),
+        Some(_) => Err(format!(
+            "{value:?}: schedulers must be 1..=1024 and online schedulers 1..=schedulers"
+        )),
+        None => Err(format!("{value:?} is not of the form N:M (e.g. \"2:2\")")),
+    }
+}
+
+/// Splits one `extraArgs` entry (`+flag arg...`) into flag and arguments, refusing anything
+/// that is not a plain emulator flag or that the shell would interpret.
+pub fn extra_arg(entry: &str) -> Result<(String, Vec<String>), String> {
+    shell_safe(entry)?;
+    let mut words = entry.split(' ');
+    let flag = words.next().unwrap_or_default();
+    let flag_ok = flag.len() > 1
+        && flag.starts_with('+')
+        && flag[1..].chars().all(|c| c.is_ascii_alphanumeric());
+    if !flag_ok {
+        return Err(format!(
+            "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then letters/digits)"
+        ));
+    }
+    let args: Vec<String> = words.map(str::to_string).collect();
+    if args.iter().any(|a| a.is_empty()) {
+        return Err(format!("{entry:?}: separate words with exactly one space"));
+    }
+    if args
+        .iter()
+        .any(|a| a.starts_with('+') || a.starts_with('-'))
+    {
+        return Err(format!(
+            "{entry:?}: one flag per entry; arguments may not start with '+' or '-'"
+        ));
+    }
+    Ok((flag.to_string(), args))
+}
+
+/// What a policy key applies to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Applies {
+    ClassicQueues,
+    Queues,
+    QuorumQueues,
+    Exchanges,
+    Any,
+}
+
+/// RabbitMQ policy keys kollacfg knows (RabbitMQ refuses a definitions file with an unknown key).
+fn policy_key(key: &str) -> Option<Applies> {
+    Some(match key {
+        "ha-mode"
+        | "ha-params"
+        | "ha-sync-mode"
+        | "ha-sync-batch-size"
+        | "ha-promote-on-shutdown"
+        | "ha-promote-on-failure"
+        | "queue-mode"
+        | "queue-master-locator"
+        | "queue-version" => Applies::ClassicQueues,
+        "delivery-limit"
+        | "max-in-memory-length"
+        | "max-in-memory-bytes"
+        | "dead-letter-strategy"
+        | "initial-cluster-size" => Applies::QuorumQueues,
+        "message-ttl"
+        | "expires"
+        | "max-length"
+        | "max-length-bytes"
+        | "overflow"
+        | "dead-letter-exchange"
+        | "dead-letter-routing-key"
+        | "queue-leader-locator"
+        | "max-age"
+        | "stream-max-segment-size-bytes"
+        | "consumer-timeout" => Applies::Queues,
+        "alternate-exchange" => Applies::Exchanges,
+        "federation-upstream" | "federation-upstream-set" => Applies::Any,
+        _ => return None,
+    })
+}
+
+fn fits(applies: Applies, apply_to: &str) -> bool {
+    match applies {
+        Applies::Any => true,
+        Applies::Exchanges => matches!(apply_to, "all" | "exchanges"),
+        Applies::Queues => apply_to != "exchanges",
+        Applies::ClassicQueues => matches!(apply_to, "all" | "queues" | "classic_queues"),
+        Applies::QuorumQueues => matches!(apply_to, "all" | "queues" | "quorum_queues"),
+    }
+}
+
+fn non_negative_int(v: &Value) -> Result<(), String> {
+    match v.as_i64() {
+        Some(n) if n >= 0 => Ok(()),
+        _ => Err(format!("{v} must be a non-negative integer")),
+    }
+}
+
+fn positive_int(v: &Value) -> Result<(), String> {
+    match v.as_i64() {
+        Some(n) if n >= 1 => Ok(()),
+        _ => Err(format!("{v} must be an integer >= 1")),
+    }
+}
+
+fn string_of(v: &Value, allowed: Option<&[&str]>) -> Result<(), String> {
+    let s = v.as_str().ok_or_else(|| format!("{v} must be a string"))?;
+    single_line(s)?;
+    match allowed {
+        Some(allowed) => one_of(s, allowed),
+        None => Ok(()),
+    }
+}
+
+/// Checks one policy definition: known keys, their types, that they fit `applyTo`, and the
+/// version rule (`ha-*` is gone in RabbitMQ 4.0). Returns `(key, reason)` pairs.
+pub fn policy_definition(
+    definition: &serde_json::Map<String, Value>,
+    apply_to: &str,
+    version: Option<(u32, u32)>,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if definition.is_empty() {
+        problems.push((
+            String::new(),
+            "a policy definition needs at least one key".into(),
+        ));
+    }
+    let ha_mode = definition.get("ha-mode").and_then(Value::as_str);
+    for (key, value) in definition {
+        let Some(applies) = policy_key(key) else {
+            problems.push((
+                key.clone(),
+                format!(
+                    "unknown policy key {key:?} (RabbitMQ refuses definitions with unknown keys)"
+                ),
+            ));
+            continue;
+        };
+        if key.starts_with("ha-") {
+            if let Some((major, minor)) = version.filter(|(major, _)| *major >= 4) {
+                problems.push((
+                    key.clone(),
+                    format!("classic queue mirroring (ha-*) was removed in RabbitMQ 4.0; the target runs {major}.{minor}: use quorum queues"),
+                ));
+                continue;
+            }
+        }
+        if !fits(applies, apply_to) {
+            problems.push((
+                key.clone(),
+                format!("{key:?} does not apply to applyTo: {apply_to}"),
+            ));
+            continue;
+        }
+        let checked = match key.as_str() {
+            "ha-mode" => string_of(value, Some(&["all", "exactly", "nodes"])),
+            "ha-params" => match ha_mode {
+                Some("exactly") => positive_int(value),
+                Some("nodes") => match value.as_array() {
+                    Some(nodes) if !nodes.is_empty() => nodes
+                        .iter()
+                        .try_for_each(|n| string_of(n, None))
+                        .map_err(|_| format!("{value} must be a list of node names")),
+                    _ => Err(format!(
+                        "{value} must be a non-empty list of node names for ha-mode nodes"
+                    )),
+                },
+                Some(other) => Err(format!(
+                    "ha-params is not used with ha-mode {other:?}; remove it"
+                )),
+                None => Err("ha-params needs ha-mode".into()),
+            },
+            "ha-sync-mode" => string_of(value, Some(&["manual", "automatic"])),
+            "ha-promote-on-shutdown" | "ha-promote-on-failure" => {
+                string_of(value, Some(&["always", "when-synced"]))
+            }
+            "overflow" => string_of(
+                value,
+                Some(&["drop-head", "reject-publish", "reject-publish-dlx"]),
+            ),
+            "queue-mode" => string_of(value, Some(&["default", "lazy"])),
+            "dead-letter-strategy" => string_of(value, Some(&["at-most-once", "at-least-once"])),
+            "queue-master-locator" | "queue-leader-locator" => string_of(
+                value,
+                Some(&["min-masters", "client-local", "random", "balanced"]),
+            ),
+            "ha-sync-batch-size" | "initial-cluster-size" | "queue-version" => positive_int(value),
+            "message-ttl"
+            | "expires"
+            | "max-length"
+            | "max-length-bytes"
+            | "delivery-limit"
+            | "max-in-memory-length"
+            | "max-in-memory-bytes"
+            | "stream-max-segment-size-bytes"
+            | "consumer-timeout" => non_negative_int(value),
+            _ => string_of(value, None),
+        };
+        if let Err(reason) = checked {
+            problems.push((key.clone(), reason));
+        }
+    }
+    if matches!(ha_mode, Some("exactly" | "nodes")) && !definition.contains_key("ha-params") {
+        problems.push((
+            "ha-params".into(),
+            format!(
+                "ha-params is required when ha-mode is {:?}",
+                ha_mode.unwrap_or_default()
+            ),
+        ));
+    }
+    problems
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        '\n' => "a newline".into(),
+        '\r' => "a carriage return".into(),
+        '\0' => "a NUL byte".into(),
+        c => format!("{c:?}"),
+    }
+}
