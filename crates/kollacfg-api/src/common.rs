@@ -1,0 +1,55 @@
+//! Types shared by several kinds: references to other objects, the fragment status and the
+//! condition types the controller reports. Pure data; no kind-specific rules live here.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{list_map, OBJECT_NAME_PATTERN};
+
+/// Condition type: the resource was rendered (targets) or applied to its target (fragments).
+pub const CONDITION_READY: &str = "Ready";
+/// Condition type on fragments: another fragment sets the same item at the same precedence to a
+/// different value.
+pub const CONDITION_CONFLICTED: &str = "Conflicted";
+/// Condition type on fragments: the engine refused the fragment's values.
+pub const CONDITION_INVALID: &str = "Invalid";
+/// Condition type on targets: the output could not be rendered or written; the previous output
+/// stays in place.
+pub const CONDITION_DEGRADED: &str = "Degraded";
+
+/// Names the KollaConfig a fragment writes into.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KollaConfigRef {
+    /// Name of a KollaConfig in the same namespace as this resource. The fragment's items are
+    /// merged into that KollaConfig's files; a fragment naming a KollaConfig that does not exist
+    /// waits for it.
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: String,
+}
+
+/// Names an object in the same namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalObjectRef {
+    /// Name of the object, in the same namespace as this resource.
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: String,
+}
+
+/// Observed state of a fragment, written by the controller.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FragmentStatus {
+    /// The `metadata.generation` the controller last acted on. When it is lower than
+    /// `metadata.generation`, the conditions describe an older spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (the fragment's items are in the target's output), `Conflicted` (another fragment
+    /// sets the same item at the same precedence to a different value; the message names it)
+    /// and `Invalid` (the engine refused a value; the message names the field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = list_map(&["type"]))]
+    pub conditions: Vec<Condition>,
+}

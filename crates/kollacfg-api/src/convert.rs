@@ -1,0 +1,131 @@
+//! Conversion of custom resources into the engine's input model (`kollacfg_render`), applying
+//! the documented defaults. Pure mapping: no validation beyond what the types already carry.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kollacfg_render::{
+    self as model, Fragment, FragmentBody, OverrideContent, ResourceRef, Target,
+};
+
+use crate::{AnyResource, ConfigOverrideSpec, KollaConfig};
+
+/// The namespace of a resource whose `metadata.namespace` is absent (offline inputs).
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+impl AnyResource {
+    /// `Kind namespace/name` of the resource; namespace `default` when absent.
+    pub fn resource_ref(&self) -> ResourceRef {
+        reference(self.kind(), self.metadata())
+    }
+}
+
+fn reference(kind: &str, meta: &ObjectMeta) -> ResourceRef {
+    ResourceRef::new(
+        kind,
+        meta.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE),
+        meta.name.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The engine's view of a KollaConfig.
+pub fn to_target(kolla_config: &KollaConfig) -> Target {
+    Target {
+        id: reference("KollaConfig", &kolla_config.metadata),
+        service: kolla_config.spec.service.clone(),
+        rabbitmq_version: kolla_config
+            .spec
+            .rabbitmq
+            .as_ref()
+            .map(|r| r.version.clone()),
+    }
+}
+
+/// The engine's view of a fragment; `None` for a KollaConfig.
+///
+/// Applies the defaults: policy name = `metadata.name` (vhost `/`, `applyTo: all`, priority 0
+/// and precedence 0 are already filled in by deserialization). The resource is expected to
+/// satisfy its CRD (the API server or [`crate::checks::check`] made sure): a ConfigOverride
+/// with several forms keeps the first of `ini`, `conf`, `env`, and one with none sets nothing.
+pub fn to_fragment(resource: &AnyResource) -> Option<Fragment> {
+    let id = resource.resource_ref();
+    let body = match resource {
+        AnyResource::KollaConfig(_) => return None,
+        AnyResource::RabbitPolicy(p) => {
+            let s = &p.spec;
+            FragmentBody::RabbitPolicy(model::RabbitPolicy {
+                vhost: s.vhost.clone(),
+                name: s.name.clone().unwrap_or_else(|| id.name.clone()),
+                pattern: s.pattern.clone(),
+                apply_to: s.apply_to.as_str().to_string(),
+                priority: s.priority,
+                definition: s.definition.clone(),
+            })
+        }
+        AnyResource::ErlangVmArgs(e) => {
+            let s = &e.spec;
+            let text = |b: Option<crate::BusyWait>| b.map(|b| b.as_str().to_string());
+            FragmentBody::ErlangVmArgs(model::ErlangVmArgs {
+                scheduler_busy_wait: text(s.scheduler_busy_wait),
+                dirty_cpu_scheduler_busy_wait: text(s.dirty_cpu_scheduler_busy_wait),
+                dirty_io_scheduler_busy_wait: text(s.dirty_io_scheduler_busy_wait),
+                scheduler_utilization_balancing: s.scheduler_utilization_balancing,
+                schedulers: s.schedulers.clone(),
+                async_threads: s.async_threads,
+                max_processes: s.max_processes,
+                dist_buffer_busy_limit_kb: s.dist_buffer_busy_limit_kb,
+                extra_args: s.extra_args.clone(),
+            })
+        }
+        AnyResource::NovaVifPolicy(v) => FragmentBody::NovaVifPolicy(model::NovaVifPolicy {
+            vif_plugging_is_fatal: v.spec.vif_plugging_is_fatal,
+            vif_plugging_timeout: v.spec.vif_plugging_timeout,
+        }),
+        AnyResource::NovaComputePolicy(c) => {
+            let s = &c.spec;
+            FragmentBody::NovaComputePolicy(model::NovaComputePolicy {
+                cpu_allocation_ratio: s.cpu_allocation_ratio,
+                ram_allocation_ratio: s.ram_allocation_ratio,
+                disk_allocation_ratio: s.disk_allocation_ratio,
+                reserved_host_memory_mb: s.reserved_host_memory_mb,
+                max_concurrent_builds: s.max_concurrent_builds,
+            })
+        }
+        AnyResource::RabbitListenerPolicy(l) => {
+            FragmentBody::RabbitListenerPolicy(model::RabbitListenerPolicy {
+                tcp_keepalive: l.spec.tcp_keepalive,
+                heartbeat_seconds: l.spec.heartbeat_seconds,
+            })
+        }
+        AnyResource::OsloMessagingPolicy(o) => {
+            let s = &o.spec;
+            FragmentBody::OsloMessagingPolicy(model::OsloMessagingPolicy {
+                heartbeat_timeout_threshold: s.heartbeat_timeout_threshold,
+                heartbeat_rate: s.heartbeat_rate,
+                rabbit_quorum_queue: s.rabbit_quorum_queue,
+                rabbit_transient_quorum_queue: s.rabbit_transient_quorum_queue,
+            })
+        }
+        AnyResource::ConfigOverride(o) => FragmentBody::ConfigOverride(model::ConfigOverride {
+            file: o.spec.file.clone(),
+            content: override_content(&o.spec),
+        }),
+    };
+    Some(Fragment {
+        target: resource.kolla_config_ref()?.to_string(),
+        precedence: resource.precedence()?,
+        id,
+        body,
+    })
+}
+
+/// The one form a ConfigOverride sets (see [`to_fragment`] for invalid specs).
+fn override_content(spec: &ConfigOverrideSpec) -> OverrideContent {
+    if let Some(ini) = &spec.ini {
+        OverrideContent::Ini(ini.clone())
+    } else if let Some(conf) = &spec.conf {
+        OverrideContent::Conf(conf.clone())
+    } else if let Some(env) = &spec.env {
+        OverrideContent::Env(env.clone())
+    } else {
+        OverrideContent::Ini(Default::default())
+    }
+}

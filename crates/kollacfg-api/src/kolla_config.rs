@@ -1,0 +1,263 @@
+//! `KollaConfig`: the target resource, one kolla service's config directory rendered into one
+//! Secret or ConfigMap. Types and schema only; rendering and writing live elsewhere.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::LocalObjectRef;
+use crate::schema::{
+    list_map, with_rules, CelRule, OBJECT_NAME_PATTERN, RABBITMQ_VERSION_PATTERN, SERVICE_PATTERN,
+};
+
+/// How many contributors a KollaConfig status lists at most (the first ones by `Kind/name`);
+/// `contributorCount` holds the total.
+pub const MAX_STATUS_CONTRIBUTORS: usize = 100;
+
+/// CEL rule on `spec.base`: one source, not zero or two.
+pub const BASE_EXACTLY_ONE: CelRule = CelRule {
+    rule: "has(self.secretRef) != has(self.configMapRef)",
+    message: "base must set exactly one of secretRef or configMapRef",
+    field_path: None,
+};
+
+/// Desired state of a KollaConfig.
+// Printer columns repeat `type_ = "string"`, which is not a mistake.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "kollacfg.dev",
+    version = "v1alpha1",
+    kind = "KollaConfig",
+    plural = "kollaconfigs",
+    namespaced,
+    status = "KollaConfigStatus",
+    derive = "PartialEq",
+    shortname = "kcfg",
+    category = "kollacfg",
+    doc = "KollaConfig is one kolla service's configuration directory (the files under \
+           /etc/kolla/<service>/). The controller starts from the base files, merges every \
+           fragment (RabbitPolicy, ErlangVmArgs, NovaVifPolicy, NovaComputePolicy, \
+           RabbitListenerPolicy, OsloMessagingPolicy, ConfigOverride) that names this \
+           KollaConfig, writes the result into one Secret or ConfigMap and restarts the \
+           rollout workloads when a file they read changed.",
+    printcolumn(
+        name = "Service",
+        type_ = "string",
+        json_path = ".spec.service",
+        description = "Kolla service directory"
+    ),
+    printcolumn(
+        name = "Output",
+        type_ = "string",
+        json_path = ".spec.output.kind",
+        description = "Kind of the output object"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KollaConfigSpec {
+    /// The kolla service directory name, as under /etc/kolla: rabbitmq, nova-compute,
+    /// nova-api, ... It decides which files the service has (rabbitmq: definitions.json,
+    /// rabbitmq-env.conf, rabbitmq.conf; nova-*: nova.conf) and, offline, which directory of
+    /// --base is the base.
+    #[schemars(length(min = 1, max = 63), regex(pattern = SERVICE_PATTERN))]
+    pub service: String,
+
+    /// The files kolla generated for this service, to start from: one Secret or ConfigMap in
+    /// this namespace whose keys are file names. Files no fragment touches are passed through
+    /// unchanged. Without a base, only the files fragments write are produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseSource>,
+
+    /// Where the rendered files go. Default: a Secret named <metadata.name>-config.
+    #[serde(default)]
+    pub output: Output,
+
+    /// Workloads that read these files and must restart when they change. After the output
+    /// changes, each one's pod template gets the annotation kollacfg.dev/config-hash, and its
+    /// own rolling update paces the restart. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = list_map(&["kind", "name"]))]
+    pub rollout: Vec<RolloutRef>,
+
+    /// RabbitMQ settings for the rabbitmq service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rabbitmq: Option<RabbitmqSettings>,
+}
+
+/// The source of a KollaConfig's base files: exactly one of secretRef or configMapRef.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = with_rules(&[BASE_EXACTLY_ONE]))]
+pub struct BaseSource {
+    /// A Secret in this namespace holding the base files (keys are file names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+    /// A ConfigMap in this namespace holding the base files (keys are file names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<LocalObjectRef>,
+}
+
+/// Which object holds the base files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseRef<'a> {
+    /// A Secret of that name.
+    Secret(&'a str),
+    /// A ConfigMap of that name.
+    ConfigMap(&'a str),
+}
+
+impl BaseSource {
+    /// The one object named, or `None` when neither or both are set (the schema refuses both).
+    pub fn source(&self) -> Option<BaseRef<'_>> {
+        match (&self.secret_ref, &self.config_map_ref) {
+            (Some(secret), None) => Some(BaseRef::Secret(&secret.name)),
+            (None, Some(map)) => Some(BaseRef::ConfigMap(&map.name)),
+            _ => None,
+        }
+    }
+}
+
+/// Where the rendered files are written.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Output {
+    /// Secret (default; kolla files carry credentials such as the RabbitMQ password hashes in
+    /// definitions.json) or ConfigMap. Keys are the file names.
+    #[serde(default)]
+    pub kind: OutputKind,
+    /// Name of the output object in this namespace. Default: <metadata.name>-config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: Option<String>,
+}
+
+/// The kind of the output object.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum OutputKind {
+    /// A Secret (the default).
+    #[default]
+    Secret,
+    /// A ConfigMap.
+    ConfigMap,
+}
+
+impl OutputKind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secret => "Secret",
+            Self::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+/// A workload that reads the rendered files.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutRef {
+    /// StatefulSet, Deployment or DaemonSet.
+    pub kind: WorkloadKind,
+    /// The workload's name, in this namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: String,
+}
+
+/// The kinds of workload kollacfg can restart.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
+pub enum WorkloadKind {
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StatefulSet => "StatefulSet",
+            Self::Deployment => "Deployment",
+            Self::DaemonSet => "DaemonSet",
+        }
+    }
+}
+
+/// RabbitMQ settings of a KollaConfig.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RabbitmqSettings {
+    /// The RabbitMQ version the service runs, MAJOR.MINOR such as "3.13" (quote it in YAML, or
+    /// 3.10 reads as the number 3.1). Turns on version-aware checks of RabbitPolicy
+    /// definitions: from "4.0" on, classic queue mirroring is gone and ha-* keys are refused.
+    /// Without it those checks are off.
+    #[schemars(length(min = 3, max = 32), regex(pattern = RABBITMQ_VERSION_PATTERN))]
+    pub version: String,
+}
+
+/// Observed state of a KollaConfig, written by the controller.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KollaConfigStatus {
+    /// The `metadata.generation` the controller last rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (the output holds the current render) and `Degraded` (the render or the write
+    /// failed; the previous output stays in place and the message says why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = list_map(&["type"]))]
+    pub conditions: Vec<Condition>,
+    /// The files in the output: name, size in bytes and SHA-256 of the content. Values are
+    /// never shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = list_map(&["name"]))]
+    pub files: Vec<FileStatus>,
+    /// The fragments that contributed to the output, as Kind/name, sorted; at most the first
+    /// 100 (see contributorCount for the total).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub contributors: Vec<String>,
+    /// How many fragments contributed in total.
+    #[serde(default)]
+    pub contributor_count: i64,
+}
+
+/// One file of the output.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStatus {
+    /// File name, e.g. rabbitmq.conf.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Lowercase hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+impl KollaConfig {
+    /// The output object's name: `spec.output.name`, or `<metadata.name>-config`.
+    pub fn output_name(&self) -> String {
+        match &self.spec.output.name {
+            Some(name) => name.clone(),
+            None => format!(
+                "{}-config",
+                self.metadata.name.as_deref().unwrap_or_default()
+            ),
+        }
+    }
+}
