@@ -2,11 +2,13 @@
 //! files and renders those files losslessly. No Kubernetes, no I/O: the same inputs always give
 //! the same bytes, offline and in a cluster.
 
+pub mod contrib;
 pub mod files;
 pub mod issue;
 pub mod items;
 pub mod merge;
 pub mod model;
+pub mod render;
 pub mod validate;
 
 pub use issue::Issue;

@@ -34,7 +34,10 @@ pub fn assert_golden(path: &Path, actual: &str) {
         );
         for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
             if e != a {
-                msg.push_str(&format!("first difference at line {}:\n- {e}\n+ {a}\n", i + 1));
+                msg.push_str(&format!(
+                    "first difference at line {}:\n- {e}\n+ {a}\n",
+                    i + 1
+                ));
                 break;
             }
         }
