@@ -1,1 +1,108 @@
-fn main() {}
+//! `kollacfg`: renders, diffs and validates kolla configuration from typed resources.
+//! This file only parses arguments and maps outcomes to exit codes; the work is in the modules.
+
+mod inputs;
+mod plan;
+mod report;
+mod write;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Typed, validated kolla configuration: render, diff and validate the files kolla's service
+/// containers read, from KollaConfig and fragment resources.
+#[derive(Parser)]
+#[command(name = "kollacfg", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write every file of every KollaConfig to OUT/<service>/<file>, all or nothing.
+    Render {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Directory to write the rendered tree into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Treat conflicts between fragments as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print a unified diff of what `render` would change against the base.
+    /// Exit 0: nothing would change; 1: something would; 2: error.
+    Diff {
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Run every check without writing anything.
+    Validate {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Treat conflicts between fragments as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print every CustomResourceDefinition as YAML.
+    Crds,
+    /// Run the controller in a cluster.
+    Run,
+}
+
+#[derive(clap::Args)]
+struct InputArgs {
+    /// YAML files or directories (searched recursively for .yaml/.yml) holding KollaConfigs and
+    /// fragments; multi-document files are fine.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    paths: Vec<PathBuf>,
+    /// A kolla config tree like /etc/kolla: the base of service S is DIR/S/<file>.
+    #[arg(long, value_name = "DIR")]
+    base: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Render { input, out, strict } => {
+            let Some(plan) = plan::build(&input.paths, input.base.as_deref(), strict) else {
+                return ExitCode::from(1);
+            };
+            match write::write_all(&out, &plan) {
+                Ok(stats) => {
+                    report::summary(&plan, &stats);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}; nothing was written");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Diff { input } => match plan::build(&input.paths, input.base.as_deref(), false) {
+            None => ExitCode::from(2),
+            Some(plan) if report::diff(&plan) => ExitCode::from(1),
+            Some(_) => ExitCode::SUCCESS,
+        },
+        Command::Validate { input, strict } => {
+            match plan::build(&input.paths, input.base.as_deref(), strict) {
+                Some(plan) => {
+                    report::validated(&plan);
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::from(1),
+            }
+        }
+        Command::Crds => {
+            print!("{}", kollacfg_api::crds_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Run => {
+            eprintln!("error: the controller (`kollacfg run`) is not part of this build yet");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Builds the complete render plan in memory: load, check, merge and render every target.
+//! Nothing is written here; any error means no plan (and so nothing written).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kollacfg_api::AnyResource;
+use kollacfg_render::render::{assign, render_target, TargetOutput};
+use kollacfg_render::{Fragment, Issue, Target};
+
+use crate::inputs;
+
+/// One rendered target.
+pub struct Planned {
+    /// The kolla service directory name.
+    pub service: String,
+    /// The base files it started from.
+    pub base: BTreeMap<String, Vec<u8>>,
+    /// What it renders to.
+    pub output: TargetOutput,
+}
+
+/// Every target rendered, ready to write or compare.
+pub struct Plan {
+    /// Targets in order of service name.
+    pub targets: Vec<Planned>,
+    /// How many fragments were read.
+    pub fragment_count: usize,
+}
+
+/// Loads and renders everything; prints every error (and conflicts as warnings) to stderr.
+/// Returns `None` when anything is wrong, or when `strict` and there is a conflict.
+pub fn build(paths: &[PathBuf], base: Option<&Path>, strict: bool) -> Option<Plan> {
+    let inputs = match inputs::load(paths) {
+        Ok(inputs) => inputs,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return None;
+        }
+    };
+    let mut targets: Vec<Target> = Vec::new();
+    let mut fragments: Vec<Fragment> = Vec::new();
+    for r in &inputs.resources {
+        match r {
+            AnyResource::KollaConfig(kc) => targets.push(kollacfg_api::to_target(kc)),
+            other => fragments.extend(kollacfg_api::to_fragment(other)),
+        }
+    }
+    let (assigned, mut issues) = assign(&targets, &fragments);
+    let mut planned = Vec::new();
+    let mut services: BTreeMap<&str, &kollacfg_render::ResourceRef> = BTreeMap::new();
+    let mut other_errors = Vec::new();
+    for target in &targets {
+        if let Some(first) = services.insert(&target.service, &target.id) {
+            issues.push(Issue::new(
+                &target.id,
+                "spec.service",
+                format!(
+                    "{first} renders service {:?} too; offline, one KollaConfig per service directory",
+                    target.service
+                ),
+            ));
+            continue;
+        }
+        let base_files = match inputs::base_files(base, &target.service) {
+            Ok(files) => files,
+            Err(e) => {
+                other_errors.push(e);
+                continue;
+            }
+        };
+        let frags = assigned.get(&target.id).cloned().unwrap_or_default();
+        match render_target(target, &frags, &base_files) {
+            Ok(output) => planned.push(Planned {
+                service: target.service.clone(),
+                base: base_files,
+                output,
+            }),
+            Err(found) => issues.extend(found),
+        }
+    }
+    issues.sort();
+    issues.dedup();
+    let mut failed = !issues.is_empty() || !other_errors.is_empty();
+    for issue in &issues {
+        eprintln!("error: {}", crate::report::locate(issue, &inputs.sources));
+    }
+    for e in &other_errors {
+        eprintln!("error: {e}");
+    }
+    planned.sort_by(|a, b| a.service.cmp(&b.service));
+    let conflicts = crate::report::warn_conflicts(&planned, &inputs.sources, strict);
+    if strict && conflicts > 0 {
+        eprintln!("error: {conflicts} conflict(s) and --strict is set");
+        failed = true;
+    }
+    if failed {
+        return None;
+    }
+    Some(Plan {
+        targets: planned,
+        fragment_count: fragments.len(),
+    })
+}

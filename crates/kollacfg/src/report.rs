@@ -1,0 +1,117 @@
+//! What the CLI prints: errors located in their input file, conflict warnings, summaries and
+//! unified diffs. Errors and warnings go to stderr; diffs to stdout.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kollacfg_render::{Issue, ResourceRef};
+
+use crate::plan::{Plan, Planned};
+use crate::write::Stats;
+
+/// `FILE: Kind namespace/name: field: reason`.
+pub fn locate(issue: &Issue, sources: &BTreeMap<ResourceRef, PathBuf>) -> String {
+    match sources.get(&issue.resource) {
+        Some(file) => format!("{}: {issue}", file.display()),
+        None => issue.to_string(),
+    }
+}
+
+/// Prints every conflict as a warning (an error line under `strict`); returns how many.
+pub fn warn_conflicts(
+    planned: &[Planned],
+    sources: &BTreeMap<ResourceRef, PathBuf>,
+    strict: bool,
+) -> usize {
+    let level = if strict { "error" } else { "warning" };
+    let mut count = 0;
+    for p in planned {
+        for c in &p.output.conflicts {
+            count += 1;
+            let file_of = |r: &ResourceRef| {
+                sources
+                    .get(r)
+                    .map(|f| format!(" ({})", f.display()))
+                    .unwrap_or_default()
+            };
+            eprintln!(
+                "{level}: conflict in {}/{} ({}): {}{} and {}{} set different values at the same precedence; {} applies",
+                p.service,
+                c.file,
+                c.item,
+                c.winner,
+                file_of(&c.winner),
+                c.loser,
+                file_of(&c.loser),
+                c.winner.kind_name(),
+            );
+        }
+    }
+    count
+}
+
+fn totals(plan: &Plan) -> (usize, usize) {
+    let files = plan.targets.iter().map(|t| t.output.files.len()).sum();
+    let conflicts = plan.targets.iter().map(|t| t.output.conflicts.len()).sum();
+    (files, conflicts)
+}
+
+/// The closing line of a successful `render`.
+pub fn summary(plan: &Plan, stats: &Stats) {
+    let (files, conflicts) = totals(plan);
+    let applied: usize = plan
+        .targets
+        .iter()
+        .map(|t| t.output.contributors.len())
+        .sum();
+    eprintln!(
+        "rendered {} target(s): {files} file(s) written ({} changed), {applied} of {} fragment(s) applied, {conflicts} conflict(s)",
+        plan.targets.len(),
+        stats.changed,
+        plan.fragment_count,
+    );
+}
+
+/// The closing line of a successful `validate`.
+pub fn validated(plan: &Plan) {
+    let (files, conflicts) = totals(plan);
+    eprintln!(
+        "valid: {} target(s), {} fragment(s), {files} file(s), {conflicts} conflict(s)",
+        plan.targets.len(),
+        plan.fragment_count,
+    );
+}
+
+/// Prints a unified diff of every file that rendering would change; true when any would.
+pub fn diff(plan: &Plan) -> bool {
+    let mut changed = 0;
+    for t in &plan.targets {
+        for (name, new) in &t.output.files {
+            let old = t.base.get(name);
+            if old == Some(new) {
+                continue;
+            }
+            changed += 1;
+            let old_text = old.map(|b| String::from_utf8_lossy(b)).unwrap_or_default();
+            let new_text = String::from_utf8_lossy(new);
+            let old_name = match old {
+                Some(_) => format!("a/{}/{name}", t.service),
+                None => "/dev/null".to_string(),
+            };
+            let text = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref())
+                .unified_diff()
+                .context_radius(3)
+                .header(&old_name, &format!("b/{}/{name}", t.service))
+                .to_string();
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+        }
+    }
+    eprintln!(
+        "{changed} file(s) would change in {} target(s)",
+        plan.targets.len()
+    );
+    changed > 0
+}
