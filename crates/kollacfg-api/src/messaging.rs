@@ -131,28 +131,28 @@ pub struct OsloMessagingPolicySpec {
     #[serde(default)]
     pub precedence: i32,
 
-    /// [oslo_messaging_rabbit] heartbeat_timeout_threshold: seconds without a heartbeat after
+    /// `[oslo_messaging_rabbit]` heartbeat_timeout_threshold: seconds without a heartbeat after
     /// which the client treats the RabbitMQ connection as dead and reconnects; 0 disables
     /// heartbeats. Unset: not written (oslo.messaging's default is 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub heartbeat_timeout_threshold: Option<i64>,
 
-    /// [oslo_messaging_rabbit] heartbeat_rate: how many times per
+    /// `[oslo_messaging_rabbit]` heartbeat_rate: how many times per
     /// heartbeat_timeout_threshold the heartbeat is checked, at least 1. Unset: not written
     /// (oslo.messaging's default applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub heartbeat_rate: Option<i64>,
 
-    /// [oslo_messaging_rabbit] rabbit_quorum_queue: declare the service's queues as quorum
+    /// `[oslo_messaging_rabbit]` rabbit_quorum_queue: declare the service's queues as quorum
     /// queues (replicated) instead of classic queues. RabbitMQ refuses to redeclare an
     /// existing queue with another type, so switching needs the old queues removed. Unset: not
     /// written (oslo.messaging's default is false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rabbit_quorum_queue: Option<bool>,
 
-    /// [oslo_messaging_rabbit] rabbit_transient_quorum_queue: also use quorum queues for
+    /// `[oslo_messaging_rabbit]` rabbit_transient_quorum_queue: also use quorum queues for
     /// transient queues (replies, fanout). Unset: not written (oslo.messaging's default is
     /// false).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -72,13 +72,13 @@ pub struct NovaVifPolicySpec {
     #[serde(default)]
     pub precedence: i32,
 
-    /// [DEFAULT] vif_plugging_is_fatal: when true (nova's default), an instance whose
+    /// `[DEFAULT]` vif_plugging_is_fatal: when true (nova's default), an instance whose
     /// network-vif-plugged event does not arrive within vifPluggingTimeout fails to boot;
     /// false boots it anyway. Unset: not written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vif_plugging_is_fatal: Option<bool>,
 
-    /// [DEFAULT] vif_plugging_timeout: seconds to wait for network-vif-plugged before
+    /// `[DEFAULT]` vif_plugging_timeout: seconds to wait for network-vif-plugged before
     /// continuing or failing (see vifPluggingIsFatal); 0 does not wait. Unset: not written
     /// (nova's default is 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,31 +133,31 @@ pub struct NovaComputePolicySpec {
     #[serde(default)]
     pub precedence: i32,
 
-    /// [DEFAULT] cpu_allocation_ratio: virtual CPUs the scheduler places per physical CPU,
+    /// `[DEFAULT]` cpu_allocation_ratio: virtual CPUs the scheduler places per physical CPU,
     /// e.g. 2.0 for 1:2 overcommit. Unset: not written (nova's defaults apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0))]
     pub cpu_allocation_ratio: Option<f64>,
 
-    /// [DEFAULT] ram_allocation_ratio: virtual RAM placed per unit of physical RAM, e.g. 1.2
+    /// `[DEFAULT]` ram_allocation_ratio: virtual RAM placed per unit of physical RAM, e.g. 1.2
     /// for 1:1.2 overcommit. Unset: not written (nova's defaults apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0))]
     pub ram_allocation_ratio: Option<f64>,
 
-    /// [DEFAULT] disk_allocation_ratio: virtual disk placed per unit of physical disk.
+    /// `[DEFAULT]` disk_allocation_ratio: virtual disk placed per unit of physical disk.
     /// Unset: not written (nova's defaults apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0))]
     pub disk_allocation_ratio: Option<f64>,
 
-    /// [DEFAULT] reserved_host_memory_mb: MiB of host memory kept for the host itself and
+    /// `[DEFAULT]` reserved_host_memory_mb: MiB of host memory kept for the host itself and
     /// never offered to instances. Unset: not written (nova's default is 512).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub reserved_host_memory_mb: Option<i64>,
 
-    /// [DEFAULT] max_concurrent_builds: how many instance builds one nova-compute runs at
+    /// `[DEFAULT]` max_concurrent_builds: how many instance builds one nova-compute runs at
     /// once, to tame boot storms; 0 means unlimited. Unset: not written (nova's default is 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]

@@ -106,7 +106,7 @@ pub struct RabbitPolicySpec {
     pub name: Option<String>,
 
     /// Regular expression (PCRE, as RabbitMQ evaluates it) matched against queue and
-    /// exchange names, e.g. ".*" or "^(?!amq\\.).*".
+    /// exchange names, e.g. ".*" or "^(?!amq\.).*".
     #[schemars(length(min = 1, max = 1024))]
     pub pattern: String,
 

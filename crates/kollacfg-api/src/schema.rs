@@ -62,11 +62,15 @@ pub(crate) fn drop_description(schema: &mut Schema) {
     schema.remove("description");
 }
 
-/// The schema of a free-form JSON object whose keys the API server keeps as given.
+/// The schema of a free-form JSON object: any keys, any JSON values, all kept as given.
+///
+/// Written as a map whose values preserve unknown fields, not as an object preserving unknown
+/// fields: CEL rules can then look keys up (`'ha-mode' in self`), which the API server does
+/// not allow on an object's unknown fields.
 pub(crate) fn free_form_object(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
+        "additionalProperties": { "x-kubernetes-preserve-unknown-fields": true },
     })
 }
 
