@@ -494,18 +494,14 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
             for (key, value) in keys {
                 let field = format!("spec.conf.{key}");
                 if c.check(&field, validate::conf_key(key))
-                    && c.check(&field, validate::plain_value(value))
+                    && c.check(&field, validate::conf_value(value))
                 {
-                    if value.is_empty() {
-                        c.issue(&field, "rabbitmq.conf values may not be empty");
-                    } else {
-                        c.push(
-                            file,
-                            &field,
-                            ItemKey::ConfKey(key.clone()),
-                            ItemValue::Text(value.clone()),
-                        );
-                    }
+                    c.push(
+                        file,
+                        &field,
+                        ItemKey::ConfKey(key.clone()),
+                        ItemValue::Text(value.clone()),
+                    );
                 }
             }
         }
@@ -522,7 +518,7 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                 for (key, value) in keys {
                     let field = format!("spec.ini.{section}.{key}");
                     if c.check(&field, validate::ini_name("key", key))
-                        && c.check(&field, validate::plain_value(value))
+                        && c.check(&field, validate::ini_value(value))
                     {
                         c.ini(file, section, &field, key, value.clone());
                     }

@@ -28,6 +28,35 @@ pub fn plain_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An INI value oslo.config reads back exactly: [`plain_value`], and not wrapped in a pair of
+/// matching quotes (oslo strips one such pair).
+pub fn ini_value(value: &str) -> Result<(), String> {
+    plain_value(value)?;
+    let quoted = value.len() >= 2
+        && [('"', '"'), ('\'', '\'')]
+            .iter()
+            .any(|(a, b)| value.starts_with(*a) && value.ends_with(*b));
+    if quoted {
+        return Err("value is wrapped in quotes, which oslo.config strips".into());
+    }
+    Ok(())
+}
+
+/// A `rabbitmq.conf` value RabbitMQ reads back exactly: [`plain_value`], non-empty, no `#`
+/// (RabbitMQ's parser ends an unquoted value there) and no quote characters.
+pub fn conf_value(value: &str) -> Result<(), String> {
+    plain_value(value)?;
+    if value.is_empty() {
+        return Err("rabbitmq.conf values may not be empty".into());
+    }
+    if let Some(c) = value.chars().find(|c| matches!(c, '#' | '\'' | '"')) {
+        return Err(format!(
+            "value contains {c:?}, which RabbitMQ's config parser would not read back as written"
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses anything the shell would interpret when it sources `rabbitmq-env.conf`.
 pub fn shell_safe(value: &str) -> Result<(), String> {
     single_line(value)?;

@@ -536,3 +536,27 @@ fn broken_base_nova_conf() {
         &["KollaConfig openstack/nova-compute: base nova.conf: nova.conf does not parse: line 1"],
     );
 }
+
+#[test]
+fn override_ini_quoted_value_refused() {
+    refused(
+        &fragment(
+            "ConfigOverride",
+            "nova-compute",
+            "  file: nova.conf\n  ini: {DEFAULT: {my_ip: \"'10.0.0.1'\"}}\n",
+        ),
+        &["ConfigOverride openstack/x: spec.ini.DEFAULT.my_ip: value is wrapped in quotes, which oslo.config strips"],
+    );
+}
+
+#[test]
+fn override_conf_hash_refused() {
+    refused(
+        &fragment(
+            "ConfigOverride",
+            "rabbitmq",
+            "  file: rabbitmq.conf\n  conf: {default_pass: \"abc#def\"}\n",
+        ),
+        &["ConfigOverride openstack/x: spec.conf.default_pass: value contains '#'"],
+    );
+}
