@@ -26,7 +26,7 @@ pub use kolla_config::{
     BaseRef, BaseSource, FileStatus, KollaConfig, KollaConfigSpec, KollaConfigStatus, Output,
     OutputKind, RabbitmqSettings, RolloutRef, WorkloadKind,
 };
-pub use load::{parse_documents, LoadError};
+pub use load::{parse_all_documents, parse_documents, LoadError};
 pub use messaging::{
     OsloMessagingPolicy, OsloMessagingPolicySpec, RabbitListenerPolicy, RabbitListenerPolicySpec,
 };

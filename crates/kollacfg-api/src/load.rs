@@ -92,47 +92,70 @@ impl LoadError {
 /// Empty documents are skipped. Every resource is deserialized strictly (unknown fields are
 /// refused, so a typo in a field name is an error rather than a silently ignored key) and
 /// checked against its CRD's CEL rules ([`crate::checks::check`]). Anything that is not a
-/// `kollacfg.dev/v1alpha1` resource is refused. The first error stops the load.
+/// `kollacfg.dev/v1alpha1` resource is refused. The first error is returned; use
+/// [`parse_all_documents`] to get every error of the stream.
 pub fn parse_documents(text: &str) -> Result<Vec<AnyResource>, LoadError> {
+    let (resources, mut errors) = parse_all_documents(text);
+    if errors.is_empty() {
+        Ok(resources)
+    } else {
+        Err(errors.swap_remove(0))
+    }
+}
+
+/// Like [`parse_documents`], but goes on past a bad document and reports every error: each
+/// document that fails, and every CEL rule a resource breaks. The resources returned are the
+/// documents that passed. A stream whose YAML cannot be split into documents stops there.
+pub fn parse_all_documents(text: &str) -> (Vec<AnyResource>, Vec<LoadError>) {
     let mut resources = Vec::new();
+    let mut errors = Vec::new();
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let document_index = index + 1;
-        let value = Value::deserialize(document).map_err(|e| LoadError::Yaml {
-            document: document_index,
-            reason: e.to_string(),
-        })?;
+        let value = match Value::deserialize(document) {
+            Ok(value) => value,
+            Err(e) => {
+                errors.push(LoadError::Yaml {
+                    document: document_index,
+                    reason: e.to_string(),
+                });
+                break;
+            }
+        };
         if value.is_null() {
             continue;
         }
-        resources.push(parse_value(document_index, value)?);
+        match parse_value(document_index, value) {
+            Ok(resource) => resources.push(resource),
+            Err(found) => errors.extend(found),
+        }
     }
-    Ok(resources)
+    (resources, errors)
 }
 
 /// Parses one document already read as JSON.
-fn parse_value(document: usize, value: Value) -> Result<AnyResource, LoadError> {
+fn parse_value(document: usize, value: Value) -> Result<AnyResource, Vec<LoadError>> {
     let Value::Object(object) = &value else {
-        return Err(LoadError::NotAnObject { document });
+        return Err(vec![LoadError::NotAnObject { document }]);
     };
     let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
     let (api_version, kind) = (text("apiVersion"), text("kind"));
     if api_version.is_empty() && kind.is_empty() {
-        return Err(LoadError::NotAnObject { document });
+        return Err(vec![LoadError::NotAnObject { document }]);
     }
     if api_version != API_VERSION || !KINDS.contains(&kind) {
-        return Err(LoadError::UnknownKind {
+        return Err(vec![LoadError::UnknownKind {
             document,
             api_version: api_version.to_string(),
             kind: kind.to_string(),
-        });
+        }]);
     }
     let metadata = object.get("metadata");
     let meta_text = |key: &str| metadata.and_then(|m| m.get(key)).and_then(Value::as_str);
     let Some(name) = meta_text("name").filter(|name| !name.is_empty()) else {
-        return Err(LoadError::MissingName {
+        return Err(vec![LoadError::MissingName {
             document,
             kind: kind.to_string(),
-        });
+        }]);
     };
     let namespace = meta_text("namespace").unwrap_or(DEFAULT_NAMESPACE);
     let resource = ResourceRef::new(kind, namespace, name);
@@ -142,24 +165,35 @@ fn parse_value(document: usize, value: Value) -> Result<AnyResource, LoadError> 
         resource: &resource,
     };
     let any = match kind {
-        "KollaConfig" => AnyResource::KollaConfig(typed.parse(value)?),
-        "RabbitPolicy" => AnyResource::RabbitPolicy(typed.parse(value)?),
-        "ErlangVmArgs" => AnyResource::ErlangVmArgs(typed.parse(value)?),
-        "NovaVifPolicy" => AnyResource::NovaVifPolicy(typed.parse(value)?),
-        "NovaComputePolicy" => AnyResource::NovaComputePolicy(typed.parse(value)?),
-        "RabbitListenerPolicy" => AnyResource::RabbitListenerPolicy(typed.parse(value)?),
-        "OsloMessagingPolicy" => AnyResource::OsloMessagingPolicy(typed.parse(value)?),
-        _ => AnyResource::ConfigOverride(typed.parse(value)?),
+        "KollaConfig" => AnyResource::KollaConfig(typed.parse(value).map_err(|e| vec![e])?),
+        "RabbitPolicy" => AnyResource::RabbitPolicy(typed.parse(value).map_err(|e| vec![e])?),
+        "ErlangVmArgs" => AnyResource::ErlangVmArgs(typed.parse(value).map_err(|e| vec![e])?),
+        "NovaVifPolicy" => AnyResource::NovaVifPolicy(typed.parse(value).map_err(|e| vec![e])?),
+        "NovaComputePolicy" => {
+            AnyResource::NovaComputePolicy(typed.parse(value).map_err(|e| vec![e])?)
+        }
+        "RabbitListenerPolicy" => {
+            AnyResource::RabbitListenerPolicy(typed.parse(value).map_err(|e| vec![e])?)
+        }
+        "OsloMessagingPolicy" => {
+            AnyResource::OsloMessagingPolicy(typed.parse(value).map_err(|e| vec![e])?)
+        }
+        _ => AnyResource::ConfigOverride(typed.parse(value).map_err(|e| vec![e])?),
     };
-    if let Some(violation) = check(&any).into_iter().next() {
-        return Err(LoadError::Field {
+    let violations: Vec<LoadError> = check(&any)
+        .into_iter()
+        .map(|violation| LoadError::Field {
             document,
-            resource: Box::new(resource),
+            resource: Box::new(resource.clone()),
             field: violation.field,
             reason: violation.message,
-        });
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(any)
+    } else {
+        Err(violations)
     }
-    Ok(any)
 }
 
 /// Deserializes one document into its kind's type, keeping the path of a failing field.

@@ -34,23 +34,24 @@ pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<String>> {
                 continue;
             }
         };
-        match kollacfg_api::parse_documents(&text) {
-            Ok(resources) => {
-                for r in resources {
-                    let id = r.resource_ref();
-                    if let Some(first) = inputs.sources.get(&id) {
-                        errors.push(format!(
-                            "{}: {id}: defined again (first in {})",
-                            file.display(),
-                            first.display()
-                        ));
-                        continue;
-                    }
-                    inputs.sources.insert(id, file.clone());
-                    inputs.resources.push(r);
-                }
+        let (resources, load_errors) = kollacfg_api::parse_all_documents(&text);
+        errors.extend(
+            load_errors
+                .iter()
+                .map(|e| format!("{}: {e}", file.display())),
+        );
+        for r in resources {
+            let id = r.resource_ref();
+            if let Some(first) = inputs.sources.get(&id) {
+                errors.push(format!(
+                    "{}: {id}: defined again (first in {})",
+                    file.display(),
+                    first.display()
+                ));
+                continue;
             }
-            Err(e) => errors.push(format!("{}: {e}", file.display())),
+            inputs.sources.insert(id, file.clone());
+            inputs.resources.push(r);
         }
     }
     if errors.is_empty() {
