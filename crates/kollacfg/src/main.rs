@@ -32,6 +32,10 @@ enum Command {
         /// Treat conflicts between fragments as errors.
         #[arg(long)]
         strict: bool,
+        /// Print, per target, which fragment set each item and which ones lost (values are
+        /// not printed: they may be credentials).
+        #[arg(long)]
+        report: bool,
     },
     /// Print a unified diff of what `render` would change against the base.
     /// Exit 0: nothing would change; 1: something would; 2: error.
@@ -46,6 +50,9 @@ enum Command {
         /// Treat conflicts between fragments as errors.
         #[arg(long)]
         strict: bool,
+        /// Print, per target, which fragment set each item and which ones lost.
+        #[arg(long)]
+        report: bool,
     },
     /// Print every CustomResourceDefinition as YAML.
     Crds,
@@ -67,10 +74,18 @@ struct InputArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Render { input, out, strict } => {
+        Command::Render {
+            input,
+            out,
+            strict,
+            report,
+        } => {
             let Some(plan) = plan::build(&input.paths, input.base.as_deref(), strict) else {
                 return ExitCode::from(1);
             };
+            if report {
+                report::items(&plan);
+            }
             match write::write_all(&out, &plan) {
                 Ok(stats) => {
                     report::summary(&plan, &stats);
@@ -87,15 +102,20 @@ fn main() -> ExitCode {
             Some(plan) if report::diff(&plan) => ExitCode::from(1),
             Some(_) => ExitCode::SUCCESS,
         },
-        Command::Validate { input, strict } => {
-            match plan::build(&input.paths, input.base.as_deref(), strict) {
-                Some(plan) => {
-                    report::validated(&plan);
-                    ExitCode::SUCCESS
+        Command::Validate {
+            input,
+            strict,
+            report,
+        } => match plan::build(&input.paths, input.base.as_deref(), strict) {
+            Some(plan) => {
+                if report {
+                    report::items(&plan);
                 }
-                None => ExitCode::from(1),
+                report::validated(&plan);
+                ExitCode::SUCCESS
             }
-        }
+            None => ExitCode::from(1),
+        },
         Command::Crds => {
             print!("{}", kollacfg_api::crds_yaml());
             ExitCode::SUCCESS

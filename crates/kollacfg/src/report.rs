@@ -72,6 +72,39 @@ pub fn summary(plan: &Plan, stats: &Stats) {
     );
 }
 
+/// Prints, per target and item, the fragment whose value applies and the ones that lost, to
+/// stdout. Values are left out: a ConfigOverride may carry credentials.
+pub fn items(plan: &Plan) {
+    for t in &plan.targets {
+        println!(
+            "{} (service {}): {} item(s) from {} of {} fragment(s)",
+            t.output.target,
+            t.service,
+            t.output.items.len(),
+            t.output.contributors.len(),
+            t.output.fragments.len()
+        );
+        for item in &t.output.items {
+            let mut line = format!(
+                "  {}: {}: {} ({})",
+                item.file,
+                item.item,
+                item.winner.kind_name(),
+                item.field
+            );
+            if !item.conflicts.is_empty() {
+                let names: Vec<String> = item.conflicts.iter().map(|r| r.kind_name()).collect();
+                line.push_str(&format!("; conflicts with {}", names.join(", ")));
+            }
+            if !item.overridden.is_empty() {
+                let names: Vec<String> = item.overridden.iter().map(|r| r.kind_name()).collect();
+                line.push_str(&format!("; overrides {}", names.join(", ")));
+            }
+            println!("{line}");
+        }
+    }
+}
+
 /// The closing line of a successful `validate`.
 pub fn validated(plan: &Plan) {
     let (files, conflicts) = totals(plan);

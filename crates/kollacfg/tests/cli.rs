@@ -248,3 +248,40 @@ proptest! {
         prop_assert_eq!(read_tree(&a), read_tree(&b));
     }
 }
+
+#[test]
+fn report_names_winners_conflicts_and_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.yaml");
+    let frag = |name: &str, precedence: i32, timeout: i32| {
+        format!(
+            "apiVersion: kollacfg.dev/v1alpha1\nkind: NovaVifPolicy\nmetadata: {{name: {name}, namespace: ops}}\nspec:\n  kollaConfigRef: {{name: nova}}\n  precedence: {precedence}\n  vifPluggingTimeout: {timeout}\n"
+        )
+    };
+    let docs = [
+        "apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\nmetadata: {name: nova, namespace: ops}\nspec: {service: nova-compute}\n".to_string(),
+        frag("b", 5, 10),
+        frag("a", 5, 20),
+        frag("low", 0, 30),
+    ];
+    std::fs::write(&input, docs.join("---\n")).unwrap();
+    let out = kollacfg([
+        "validate".as_ref(),
+        "--report".as_ref(),
+        "-f".as_ref(),
+        input.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "KollaConfig ops/nova (service nova-compute): 1 item(s) from 1 of 3 fragment(s)\n  \
+         nova.conf: [DEFAULT] vif_plugging_timeout: NovaVifPolicy/a (spec.vifPluggingTimeout); \
+         conflicts with NovaVifPolicy/b; overrides NovaVifPolicy/low\n"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("warning: conflict in nova-compute/nova.conf ([DEFAULT] vif_plugging_timeout): NovaVifPolicy ops/a"), "{err}");
+    assert!(
+        err.ends_with("valid: 1 target(s), 3 fragment(s), 1 file(s), 1 conflict(s)\n"),
+        "{err}"
+    );
+}
