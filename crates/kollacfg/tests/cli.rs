@@ -273,7 +273,7 @@ fn report_names_winners_conflicts_and_overrides() {
     ]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stdout.clone()).unwrap(),
         "KollaConfig ops/nova (service nova-compute): 1 item(s) from 1 of 3 fragment(s)\n  \
          nova.conf: [DEFAULT] vif_plugging_timeout: NovaVifPolicy/a (spec.vifPluggingTimeout); \
          conflicts with NovaVifPolicy/b; overrides NovaVifPolicy/low\n"
