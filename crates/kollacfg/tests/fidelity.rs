@@ -124,6 +124,38 @@ fn assert_kolla_inetrc(node: &RabbitNode, beam: &[String]) {
     );
 }
 
+/// The node loaded exactly the policies the rendered `definitions.json` declares.
+fn assert_policies_as_rendered(node: &RabbitNode, rendered: &Path) {
+    let path = rendered.join("definitions.json");
+    let text = fs::read_to_string(&path).expect("read rendered definitions.json");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("definitions.json");
+    let mut declared: Vec<Policy> = document["policies"]
+        .as_array()
+        .expect("policies[]")
+        .iter()
+        .map(|p| {
+            let text = |key: &str| p[key].as_str().expect(key).to_string();
+            Policy {
+                vhost: text("vhost"),
+                name: text("name"),
+                pattern: text("pattern"),
+                apply_to: p["apply-to"].as_str().unwrap_or("all").to_string(),
+                definition: p["definition"].clone(),
+                priority: p["priority"].as_i64().unwrap_or(0),
+            }
+        })
+        .collect();
+    declared.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut loaded = node.policies();
+    loaded.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        loaded,
+        declared,
+        "policies loaded vs declared in {}",
+        path.display()
+    );
+}
+
 /// The node listens where the harness put it: proof that the appended lines, not the rendered
 /// production address, decide the listener (and that the rest of the file was accepted).
 fn assert_private_listener(node: &RabbitNode) {
@@ -137,8 +169,10 @@ fn assert_private_listener(node: &RabbitNode) {
 #[ignore = "needs rabbitmq-server and python3-nova (tests/run installs them)"]
 fn rabbitmq_cpu_loads_in_rabbitmq() {
     let out = render("rabbitmq-cpu");
-    let node = RabbitNode::boot(&out.path().join("rabbitmq"));
+    let rendered = out.path().join("rabbitmq");
+    let node = RabbitNode::boot(&rendered);
     assert_private_listener(&node);
+    assert_policies_as_rendered(&node, &rendered);
 
     // The policy (vhost /, ha-all) replaced as a whole: mirrored to exactly two nodes.
     assert_eq!(
@@ -183,8 +217,10 @@ fn rabbitmq_cpu_loads_in_rabbitmq() {
 #[ignore = "needs rabbitmq-server and python3-nova (tests/run installs them)"]
 fn large_scale_rabbitmq_loads_in_rabbitmq() {
     let out = render("large-scale");
-    let node = RabbitNode::boot(&out.path().join("rabbitmq"));
+    let rendered = out.path().join("rabbitmq");
+    let node = RabbitNode::boot(&rendered);
     assert_private_listener(&node);
+    assert_policies_as_rendered(&node, &rendered);
 
     // TCP keepalive on the AMQP listener, and the 30 s heartbeat the broker proposes.
     let listen_options = node.eval("application:get_env(rabbit, tcp_listen_options).");

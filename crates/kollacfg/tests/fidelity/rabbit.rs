@@ -55,7 +55,9 @@ const CTL: &str = "/usr/sbin/rabbitmqctl";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One node at a time: they share the system's Erlang cookie and the CLI's port range.
+/// One node at a time: they share the CLI's port range and the system's Erlang cookie (Debian's
+/// wrappers run server and CLI as `rabbitmq` through `su`, with its home /var/lib/rabbitmq,
+/// where the package put the cookie).
 static NODE_LOCK: Mutex<()> = Mutex::new(());
 
 /// A policy as `rabbitmqctl list_policies` reports it.
@@ -90,7 +92,7 @@ impl RabbitNode {
         ensure_kolla_inetrc();
 
         let dir = TempDir::new("rabbitmq");
-        for sub in ["mnesia", "log", "home"] {
+        for sub in ["mnesia", "log"] {
             fs::create_dir(dir.path().join(sub)).expect("create node dir");
         }
         let [epmd_port, dist_port, amqp_port, management_port] = free_ports();
@@ -143,7 +145,6 @@ impl RabbitNode {
         let child = Command::new(SERVER)
             .env("RABBITMQ_CONF_ENV_FILE", &env_file)
             .env("RABBITMQ_CONFIG_FILE", &conf_file)
-            .env("HOME", dir.path().join("home"))
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("dup server.out"))
@@ -299,7 +300,6 @@ impl RabbitNode {
             .args(["-q", "-n", NODE])
             .args(args)
             .env("RABBITMQ_CONF_ENV_FILE", &self.env_file)
-            .env("HOME", self.dir.path().join("home"))
             .stdin(Stdio::null());
         command
     }
