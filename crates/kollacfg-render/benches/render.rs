@@ -64,6 +64,9 @@ fn main() {
         let engine = measure(2, iterations, || {
             render_target(&case.target, &fragments, &case.base).expect("renders")
         });
+        if case.file == "definitions.json" {
+            support::phases::rabbitmq(case, iterations.min(7), engine.median);
+        }
         let floor = match case.file {
             "definitions.json" => measure(3, iterations * 3, || json_floor(&bytes)),
             _ => measure(3, iterations * 3, || ini_floor(&bytes)),

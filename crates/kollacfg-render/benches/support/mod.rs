@@ -3,6 +3,7 @@
 
 pub mod emit;
 pub mod nova;
+pub mod phases;
 pub mod python;
 pub mod rabbit;
 pub mod timing;
