@@ -13,7 +13,7 @@ RUNS=${RUNS:-5}
 
 if [ ! -x /usr/bin/time ]; then
   echo "installing GNU time (Debian package 'time') for max RSS"
-  apt-get install -y time >/dev/null
+  apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }
 fi
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
