@@ -5,7 +5,7 @@
 //! an OpenStack service `<project>-*` has its oslo file `<project>.conf` (`nova-compute` →
 //! `nova.conf`); any service may carry further INI `*.conf` files through `ConfigOverride`.
 
-use crate::files::definitions::policy_json;
+use crate::files::definitions::policy_text;
 use crate::issue::Issue;
 use crate::items::{
     Contribution, ItemKey, ItemValue, DEFINITIONS_JSON, RABBITMQ_CONF, RABBITMQ_ENV_CONF,
@@ -346,7 +346,7 @@ fn rabbit_policy(c: &mut Collector, p: &RabbitPolicy, version: Option<(u32, u32)
         }
     }
     if c.issues.is_empty() {
-        let value = policy_json(
+        let value = policy_text(
             &p.vhost,
             &p.name,
             &p.pattern,

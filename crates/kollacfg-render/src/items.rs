@@ -79,8 +79,9 @@ impl fmt::Display for ItemKey {
 /// The value a contribution gives an item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ItemValue {
-    /// A full policy object, as `files::definitions::policy_json` builds it.
-    Policy(serde_json::Value),
+    /// A full policy object as compact JSON, as `files::definitions::policy_text` writes it
+    /// (canonical: equal policies have equal text).
+    Policy(String),
     /// The arguments of an Erlang flag.
     Flag(Vec<String>),
     /// A scalar written as text.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::contrib::contributions;
-use crate::files::definitions::Definitions;
+use crate::files::definitions::{Definitions, PolicyText};
 use crate::files::ini::IniDocument;
 use crate::files::rabbitmq_conf::RabbitConf;
 use crate::files::rabbitmq_env::{EnvFile, ErlFlag};
@@ -120,16 +120,21 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
                 Some(_) => Definitions::parse(text).map_err(in_base)?,
                 None => Definitions::empty(),
             };
-            let policies: Vec<serde_json::Value> = edits
+            let policies: Vec<PolicyText<'_>> = edits
                 .iter()
-                .filter_map(|e| match &e.value {
-                    ItemValue::Policy(p) => Some(p.clone()),
+                .filter_map(|e| match (&e.item, &e.value) {
+                    (ItemKey::Policy { vhost, name }, ItemValue::Policy(json)) => {
+                        Some(PolicyText { vhost, name, json })
+                    }
                     _ => None,
                 })
                 .collect();
-            doc.upsert_policies(&policies);
+            doc.upsert_policy_texts(&policies);
             let out = doc.render();
-            Definitions::parse(&out).map_err(|e| rerender(file, e))?;
+            // The policies are built by serde and the rest is the base's text: checking the
+            // syntax of the whole (without building a document) is enough.
+            serde_json::from_str::<serde::de::IgnoredAny>(&out)
+                .map_err(|e| rerender(file, ParseError::new(e.line(), e.to_string())))?;
             out
         }
         FileFormat::RabbitEnv => {

@@ -172,12 +172,214 @@ pub fn rabbitmq_version(version: &str) -> Result<(u32, u32), String> {
 }
 
 /// Compiles a policy pattern with a PCRE-compatible engine (RabbitMQ uses Erlang's `re`, i.e.
-/// PCRE): look-around such as `^(?!amq\.).*` is accepted.
+/// PCRE): look-around such as `^(?!amq\.).*` is accepted. Patterns in the common subset that
+/// [`simple_pattern`] recognises are valid by construction and skip the full compile.
 pub fn policy_pattern(pattern: &str) -> Result<(), String> {
     single_line(pattern)?;
+    if simple_pattern(pattern) {
+        return Ok(());
+    }
     fancy_regex::Regex::new(pattern)
         .map(|_| ())
         .map_err(|e| format!("pattern {pattern:?} does not compile: {e}"))
+}
+
+/// Whether `pattern` lies in a subset of regular-expression syntax that PCRE (and the full
+/// engine) accept by construction, so it needs no compile: printable ASCII literals, escaped
+/// punctuation, `\d` `\w` `\s` and their negations, `.`, `^`, `$`, `|`, simple classes such
+/// as `[0-9a-f_-]`, groups `(...)` and `(?:...)`, look-ahead `(?=...)` / `(?!...)`,
+/// look-behind over fixed-length literal text (`(?<!-dlx)`), and one quantifier (`*`, `+`,
+/// `?`, `{n}`, `{n,}`, `{n,m}` up to 1000, optionally lazy) after a quantifiable atom.
+/// Anything else returns false and gets the full check.
+pub fn simple_pattern(pattern: &str) -> bool {
+    let mut p = Subset {
+        b: pattern.as_bytes(),
+        i: 0,
+    };
+    p.alternation(false) && p.i == p.b.len()
+}
+
+/// A recursive-descent recogniser for [`simple_pattern`]'s subset.
+struct Subset<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Subset<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, s: &[u8]) -> bool {
+        if self.b[self.i..].starts_with(s) {
+            self.i += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `seq ('|' seq)*`; inside a look-behind, one fixed-length sequence only.
+    fn alternation(&mut self, behind: bool) -> bool {
+        loop {
+            if !self.sequence(behind) {
+                return false;
+            }
+            if self.peek() != Some(b'|') {
+                return true;
+            }
+            if behind {
+                return false;
+            }
+            self.i += 1;
+        }
+    }
+
+    fn sequence(&mut self, behind: bool) -> bool {
+        while let Some(c) = self.peek() {
+            match c {
+                b'|' | b')' => return true,
+                b'^' | b'$' if !behind => self.i += 1,
+                _ => {
+                    let Some(quantifiable) = self.atom(behind) else {
+                        return false;
+                    };
+                    if matches!(self.peek(), Some(b'*' | b'+' | b'?' | b'{')) {
+                        if !quantifiable || behind || !self.quantifier() {
+                            return false;
+                        }
+                        if matches!(self.peek(), Some(b'*' | b'+' | b'?' | b'{')) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// One atom; `Some(quantifiable)` when recognised.
+    fn atom(&mut self, behind: bool) -> Option<bool> {
+        match self.peek()? {
+            b'\\' => self.escape().then_some(true),
+            b'[' => self.class().then_some(true),
+            b'(' => self.group(behind),
+            b'.' => {
+                self.i += 1;
+                Some(true)
+            }
+            b'*' | b'+' | b'?' | b'{' | b'}' | b']' | b'^' | b'$' => None,
+            c if c.is_ascii_graphic() || c == b' ' => {
+                self.i += 1;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    fn escape(&mut self) -> bool {
+        let Some(&next) = self.b.get(self.i + 1) else {
+            return false;
+        };
+        let ok = (next.is_ascii_punctuation() && !matches!(next, b'<' | b'>' | b'_'))
+            || matches!(next, b'd' | b'D' | b'w' | b'W' | b's' | b'S');
+        self.i += 2;
+        ok
+    }
+
+    fn group(&mut self, behind: bool) -> Option<bool> {
+        let (quantifiable, inner_behind) = if self.eat(b"(?:") {
+            (true, behind)
+        } else if self.eat(b"(?=") || self.eat(b"(?!") {
+            (false, behind)
+        } else if self.eat(b"(?<=") || self.eat(b"(?<!") {
+            (false, true)
+        } else if self.eat(b"(?") {
+            return None;
+        } else {
+            self.i += 1;
+            (true, behind)
+        };
+        if behind && quantifiable {
+            return None;
+        }
+        let start = self.i;
+        let ok = self.alternation(inner_behind) && self.eat(b")");
+        // An empty group is valid, but not every engine lets it be repeated.
+        ok.then_some(quantifiable && self.i > start + 1)
+    }
+
+    /// `[^? item+ ]` where an item is a literal, an escape or a range `a-z` with a <= z.
+    fn class(&mut self) -> bool {
+        self.i += 1;
+        self.eat(b"^");
+        let first = self.i;
+        loop {
+            let Some(c) = self.peek() else { return false };
+            match c {
+                b']' if self.i > first => {
+                    self.i += 1;
+                    return true;
+                }
+                b'\\' => {
+                    if !self.escape() {
+                        return false;
+                    }
+                }
+                b'-' if self.i == first || self.b.get(self.i + 1) == Some(&b']') => self.i += 1,
+                b'[' | b']' | b'&' | b'~' | b'-' => return false,
+                c if c.is_ascii_graphic() || c == b' ' => {
+                    self.i += 1;
+                    if self.peek() == Some(b'-') && self.b.get(self.i + 1) != Some(&b']') {
+                        let Some(&end) = self.b.get(self.i + 1) else {
+                            return false;
+                        };
+                        let literal = end.is_ascii_alphanumeric();
+                        if !literal || !c.is_ascii_alphanumeric() || end < c {
+                            return false;
+                        }
+                        self.i += 2;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    /// `*`, `+`, `?`, `{n}`, `{n,}` or `{n,m}` (n <= m <= 1000), then an optional lazy `?`.
+    fn quantifier(&mut self) -> bool {
+        if self.eat(b"{") {
+            let Some(n) = self.number() else { return false };
+            let m = if self.eat(b",") {
+                if self.peek() == Some(b'}') {
+                    Some(n)
+                } else {
+                    self.number()
+                }
+            } else {
+                Some(n)
+            };
+            if m.is_none_or(|m| m < n) || !self.eat(b"}") {
+                return false;
+            }
+        } else {
+            self.i += 1;
+        }
+        self.eat(b"?");
+        true
+    }
+
+    fn number(&mut self) -> Option<u32> {
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) && self.i - start < 4 {
+            self.i += 1;
+        }
+        let n: u32 = std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()?;
+        (n <= 1000).then_some(n)
+    }
 }
 
 /// The values of `applyTo`.
@@ -449,5 +651,72 @@ fn describe_char(c: char) -> String {
         '\r' => "a carriage return".into(),
         '\0' => "a NUL byte".into(),
         c => format!("{c:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn simple_patterns() {
+        for p in [
+            "",
+            ".*",
+            "^(?!amq\\.).*",
+            "^(?!(amq\\.)|(.*_fanout_)|(reply_)).*",
+            "a+?b*c?",
+            "\\d+-q\\.x|y$",
+            "(?:a)(?=b)",
+            "^(reply|q)_[0-9a-f]{32}-1$",
+            "^q-1\\.[a-z0-9_-]+$",
+            "^n_fanout_[0-9a-f]{32}(?<!-dlx)-7",
+            "x{2,}y{1,3}?",
+            "[^.]",
+        ] {
+            assert!(simple_pattern(p), "{p}");
+            assert!(policy_pattern(p).is_ok(), "{p}");
+        }
+        for p in [
+            "(",
+            ")",
+            "a**",
+            "*a",
+            "(?!a)*",
+            "(?<n>a)",
+            "\\",
+            "\\q",
+            "^*",
+            "é",
+            "[z-a]",
+            "[]",
+            "[a",
+            "a{2",
+            "a{3,2}",
+            "a{1001}",
+            "(?<!a+)",
+            "(?<!a|bc)",
+            "[[a]",
+            "a{,2}",
+            "(?:)?",
+        ] {
+            assert!(!simple_pattern(p), "{p}");
+        }
+        assert!(policy_pattern("(unclosed").is_err());
+        assert!(policy_pattern("[a-z]+").is_ok());
+        assert!(policy_pattern("q{2,3}").is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// The fast path never accepts what the full engine refuses.
+        #[test]
+        fn simple_pattern_implies_it_compiles(p in "[a-c0-9.^$|()?:=!<*+,\\\\dw\\-\\[\\]{} ]{0,14}") {
+            if simple_pattern(&p) {
+                prop_assert!(fancy_regex::Regex::new(&p).is_ok(), "{:?} accepted but does not compile", p);
+            }
+        }
     }
 }

@@ -26,9 +26,28 @@ const POLICIES: &str = "policies";
 struct Policy {
     vhost: String,
     name: String,
-    value: Value,
-    /// Its span in the base text while it is unchanged.
-    raw: Option<Range<usize>>,
+    body: Body,
+}
+
+/// Where a policy's text is.
+#[derive(Debug, Clone, PartialEq)]
+enum Body {
+    /// Its span in the base text, unchanged.
+    Raw(Range<usize>),
+    /// Compact JSON written by kollacfg.
+    New(String),
+}
+
+/// A policy ready to be written: its key and its compact JSON text, as [`policy_text`]
+/// makes it. Policies travel as text so that thousands of them cost one string each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyText<'a> {
+    /// Virtual host.
+    pub vhost: &'a str,
+    /// Policy name.
+    pub name: &'a str,
+    /// The whole policy object as compact JSON.
+    pub json: &'a str,
 }
 
 /// Where edits go in the base text.
@@ -162,8 +181,7 @@ impl Definitions {
                 policies.push(Policy {
                     vhost,
                     name,
-                    value: value.clone(),
-                    raw: Some(span),
+                    body: Body::Raw(span),
                 });
             }
         }
@@ -201,43 +219,91 @@ impl Definitions {
 
     /// The policies as they stand, in order.
     pub fn policies(&self) -> Vec<Value> {
-        self.policies.iter().map(|p| p.value.clone()).collect()
+        self.policies.iter().map(|p| self.value_of(p)).collect()
+    }
+
+    fn body_text<'t>(&'t self, p: &'t Policy) -> &'t str {
+        match &p.body {
+            Body::Raw(span) => &self.text[span.clone()],
+            Body::New(json) => json,
+        }
+    }
+
+    fn value_of(&self, p: &Policy) -> Value {
+        serde_json::from_str(self.body_text(p)).expect("a policy's text is valid JSON")
     }
 
     /// Adds or replaces policies, each a full policy object as built by [`policy_json`].
+    /// See [`Definitions::upsert_policy_texts`].
+    pub fn upsert_policies(&mut self, policies: &[Value]) {
+        let owned: Vec<((String, String), String)> = policies
+            .iter()
+            .map(|v| (key_of(v), v.to_string()))
+            .collect();
+        let texts: Vec<PolicyText<'_>> = owned
+            .iter()
+            .map(|((vhost, name), json)| PolicyText { vhost, name, json })
+            .collect();
+        self.upsert_policy_texts(&texts);
+    }
+
+    /// Adds or replaces policies given as text.
     ///
     /// A policy whose `(vhost, name)` exists replaces the first such element in place (later
-    /// duplicates are removed); an equal value leaves the element's text as it is. New
-    /// policies are appended in the order given. An empty slice changes nothing.
-    pub fn upsert_policies(&mut self, policies: &[Value]) {
-        for value in policies {
-            let (vhost, name) = key_of(value);
-            let same = |p: &Policy| p.vhost == vhost && p.name == name;
-            let Some(first) = self.policies.iter().position(same) else {
-                self.policies.push(Policy {
-                    vhost,
-                    name,
-                    value: value.clone(),
-                    raw: None,
-                });
-                self.changed = true;
-                continue;
-            };
-            let before = self.policies.len();
-            let mut pos = 0;
-            self.policies.retain(|p| {
-                let keep = pos <= first || !same(p);
-                pos += 1;
-                keep
-            });
-            let target = &mut self.policies[first];
-            if target.value != *value {
-                target.value = value.clone();
-                target.raw = None;
-                self.changed = true;
-            }
-            self.changed |= self.policies.len() != before;
+    /// duplicates are removed); an equal value (as JSON, key order aside) leaves the element's
+    /// text as it is. New policies are appended in the order given. An empty slice changes
+    /// nothing. Linear in the number of policies.
+    pub fn upsert_policy_texts(&mut self, policies: &[PolicyText<'_>]) {
+        use std::collections::HashMap;
+        if policies.is_empty() {
+            return;
         }
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut removed = vec![false; self.policies.len()];
+        for (i, p) in self.policies.iter().enumerate() {
+            let key = (p.vhost.clone(), p.name.clone());
+            match index.entry(key) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => removed[i] = true,
+            }
+        }
+        for new in policies {
+            let key = (new.vhost.to_string(), new.name.to_string());
+            match index.get(&key) {
+                Some(&at) => {
+                    let old = &self.policies[at];
+                    let same = self.body_text(old) == new.json
+                        || serde_json::from_str::<Value>(new.json).ok() == Some(self.value_of(old));
+                    if !same {
+                        self.policies[at].body = Body::New(new.json.to_string());
+                        self.changed = true;
+                    }
+                }
+                None => {
+                    index.insert(key, self.policies.len());
+                    removed.push(false);
+                    self.policies.push(Policy {
+                        vhost: new.vhost.to_string(),
+                        name: new.name.to_string(),
+                        body: Body::New(new.json.to_string()),
+                    });
+                    self.changed = true;
+                }
+            }
+        }
+        // Duplicates of a managed key in the base go; those of unmanaged keys stay.
+        let managed: std::collections::HashSet<(&str, &str)> =
+            policies.iter().map(|p| (p.vhost, p.name)).collect();
+        let mut i = 0;
+        let before = self.policies.len();
+        self.policies.retain(|p| {
+            let drop = removed[i] && managed.contains(&(p.vhost.as_str(), p.name.as_str()));
+            i += 1;
+            !drop
+        });
+        self.changed |= self.policies.len() != before;
     }
 
     /// The file's text.
@@ -276,13 +342,7 @@ impl Definitions {
         let elements: Vec<String> = self
             .policies
             .iter()
-            .map(|p| {
-                let body = match &p.raw {
-                    Some(span) => self.text[span.clone()].to_string(),
-                    None => p.value.to_string(),
-                };
-                format!("{indent}  {body}")
-            })
+            .map(|p| format!("{indent}  {}", self.body_text(p)))
             .collect();
         format!("[{nl}{}{nl}{indent}]", elements.join(&format!(",{nl}")))
     }
@@ -304,6 +364,75 @@ fn sorted(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
     }
+}
+
+/// Serialises a JSON value with object keys sorted at every depth, without copying it.
+struct Sorted<'a>(&'a Value);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self.0 {
+            Value::Object(map) => SortedMap(map).serialize(serializer),
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    out.serialize_element(&Sorted(v))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Serialises a JSON object with its keys sorted at every depth, without copying it.
+struct SortedMap<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for SortedMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut entries: Vec<(&String, &Value)> = self.0.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = serializer.serialize_map(Some(entries.len()))?;
+        for (k, v) in entries {
+            out.serialize_entry(k, &Sorted(v))?;
+        }
+        out.end()
+    }
+}
+
+/// The policy object RabbitMQ exports, in its key order.
+#[derive(serde::Serialize)]
+struct PolicyOut<'a> {
+    vhost: &'a str,
+    name: &'a str,
+    pattern: &'a str,
+    #[serde(rename = "apply-to")]
+    apply_to: &'a str,
+    definition: SortedMap<'a>,
+    priority: i64,
+}
+
+/// The compact JSON text of a policy: the same bytes as `policy_json(...).to_string()`,
+/// built without an intermediate value.
+pub fn policy_text(
+    vhost: &str,
+    name: &str,
+    pattern: &str,
+    apply_to: &str,
+    definition: &Map<String, Value>,
+    priority: i64,
+) -> String {
+    let out = PolicyOut {
+        vhost,
+        name,
+        pattern,
+        apply_to,
+        definition: SortedMap(definition),
+        priority,
+    };
+    serde_json::to_string(&out).expect("a policy serialises")
 }
 
 /// A policy object with RabbitMQ's export key order (vhost, name, pattern, apply-to,

@@ -238,3 +238,20 @@ fn policy_json_has_rabbitmq_export_order_and_sorted_definition() {
         r#"{"vhost":"/","name":"ha-two","pattern":"^(?!amq\\.).*","apply-to":"queues","definition":{"ha-mode":"exactly","ha-params":2,"ha-sync-mode":"automatic"},"priority":5}"#
     );
 }
+
+#[test]
+fn policy_text_is_policy_json_compact() {
+    let definition: Map<String, Value> = serde_json::from_str(
+        r#"{"max-length": 5, "ha-params": ["rabbit@b", "rabbit@a"], "ha-mode": "nodes", "x": {"b": 1, "a": [{"d": 1, "c": 2}]}}"#,
+    )
+    .unwrap();
+    let text = policy_text("/", "n", "^(?!amq\\.).*", "queues", &definition, 7);
+    assert_eq!(
+        text,
+        policy_json("/", "n", "^(?!amq\\.).*", "queues", &definition, 7).to_string()
+    );
+    assert_eq!(
+        text,
+        r#"{"vhost":"/","name":"n","pattern":"^(?!amq\\.).*","apply-to":"queues","definition":{"ha-mode":"nodes","ha-params":["rabbit@b","rabbit@a"],"max-length":5,"x":{"a":[{"c":2,"d":1}],"b":1}},"priority":7}"#
+    );
+}
