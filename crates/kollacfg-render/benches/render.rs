@@ -292,7 +292,7 @@ fn smoke() {
         let output = render(case);
         let by_file: BTreeMap<&str, usize> =
             output.items.iter().fold(BTreeMap::new(), |mut m, i| {
-                *m.entry(i.file.as_str()).or_default() += 1;
+                *m.entry(i.file.as_ref()).or_default() += 1;
                 m
             });
         assert!(

@@ -8,7 +8,7 @@
 use crate::files::definitions::policy_text;
 use crate::issue::Issue;
 use crate::items::{
-    Contribution, ItemKey, ItemValue, DEFINITIONS_JSON, RABBITMQ_CONF, RABBITMQ_ENV_CONF,
+    Contribution, ItemKey, ItemValue, Text, DEFINITIONS_JSON, RABBITMQ_CONF, RABBITMQ_ENV_CONF,
 };
 use crate::model::*;
 use crate::validate;
@@ -193,7 +193,7 @@ pub fn contributions(
                         || o.rabbit_transient_quorum_queue.is_some(),
                 );
                 c.ini_int(
-                    &file,
+                    file.clone(),
                     s,
                     "spec.heartbeatTimeoutThreshold",
                     "heartbeat_timeout_threshold",
@@ -202,7 +202,7 @@ pub fn contributions(
                     i64::MAX,
                 );
                 c.ini_int(
-                    &file,
+                    file.clone(),
                     s,
                     "spec.heartbeatRate",
                     "heartbeat_rate",
@@ -211,14 +211,14 @@ pub fn contributions(
                     i64::MAX,
                 );
                 c.ini_bool(
-                    &file,
+                    file.clone(),
                     s,
                     "spec.rabbitQuorumQueue",
                     "rabbit_quorum_queue",
                     o.rabbit_quorum_queue,
                 );
                 c.ini_bool(
-                    &file,
+                    file.clone(),
                     s,
                     "spec.rabbitTransientQuorumQueue",
                     "rabbit_transient_quorum_queue",
@@ -262,16 +262,22 @@ impl Collector<'_> {
         }
     }
 
-    fn push(&mut self, file: &str, field: &str, item: ItemKey, value: ItemValue) {
+    fn push(
+        &mut self,
+        file: impl Into<Text>,
+        field: impl Into<Text>,
+        item: ItemKey,
+        value: ItemValue,
+    ) {
         self.out.push(Contribution {
-            file: file.to_string(),
+            file: file.into(),
             item,
             value,
-            field: field.to_string(),
+            field: field.into(),
         });
     }
 
-    fn conf(&mut self, field: &str, key: &str, value: String) {
+    fn conf(&mut self, field: impl Into<Text>, key: &str, value: String) {
         self.push(
             RABBITMQ_CONF,
             field,
@@ -280,7 +286,14 @@ impl Collector<'_> {
         );
     }
 
-    fn ini(&mut self, file: &str, section: &str, field: &str, key: &str, value: String) {
+    fn ini(
+        &mut self,
+        file: impl Into<Text>,
+        section: &str,
+        field: impl Into<Text>,
+        key: &str,
+        value: String,
+    ) {
         let item = ItemKey::Ini {
             section: section.into(),
             key: key.into(),
@@ -288,7 +301,14 @@ impl Collector<'_> {
         self.push(file, field, item, ItemValue::Text(value));
     }
 
-    fn ini_bool(&mut self, file: &str, section: &str, field: &str, key: &str, value: Option<bool>) {
+    fn ini_bool(
+        &mut self,
+        file: impl Into<Text>,
+        section: &str,
+        field: &'static str,
+        key: &str,
+        value: Option<bool>,
+    ) {
         if let Some(v) = value {
             self.ini(file, section, field, key, v.to_string());
         }
@@ -297,9 +317,9 @@ impl Collector<'_> {
     #[allow(clippy::too_many_arguments)]
     fn ini_int(
         &mut self,
-        file: &str,
+        file: impl Into<Text>,
         section: &str,
-        field: &str,
+        field: &'static str,
         key: &str,
         value: Option<i64>,
         min: i64,
@@ -312,7 +332,7 @@ impl Collector<'_> {
         }
     }
 
-    fn flag(&mut self, field: &str, flag: &str, args: Vec<String>) {
+    fn flag(&mut self, field: impl Into<Text>, flag: &str, args: Vec<String>) {
         self.push(
             RABBITMQ_ENV_CONF,
             field,
@@ -452,7 +472,7 @@ fn erlang(c: &mut Collector, e: &ErlangVmArgs) {
                 } else if !seen.insert(flag.clone()) {
                     c.issue(&field, format!("{flag} is given more than once"));
                 } else {
-                    c.flag(&field, &flag, args);
+                    c.flag(field.clone(), &flag, args);
                 }
             }
         }
@@ -482,8 +502,8 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                     && c.check(&field, validate::shell_safe(value))
                 {
                     c.push(
-                        file,
-                        &field,
+                        file.to_string(),
+                        field.clone(),
                         ItemKey::EnvVar(name.clone()),
                         ItemValue::Text(value.clone()),
                     );
@@ -497,8 +517,8 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                     && c.check(&field, validate::conf_value(value))
                 {
                     c.push(
-                        file,
-                        &field,
+                        file.to_string(),
+                        field.clone(),
                         ItemKey::ConfKey(key.clone()),
                         ItemValue::Text(value.clone()),
                     );
@@ -520,7 +540,7 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                     if c.check(&field, validate::ini_name("key", key))
                         && c.check(&field, validate::ini_value(value))
                     {
-                        c.ini(file, section, &field, key, value.clone());
+                        c.ini(file.to_string(), section, field.clone(), key, value.clone());
                     }
                 }
             }

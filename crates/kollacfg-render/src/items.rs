@@ -98,15 +98,18 @@ impl fmt::Display for ItemValue {
     }
 }
 
+/// Text that is usually a constant: file names and field paths, shared by thousands of items.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// One fragment's wish for one item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contribution {
     /// The file of the target the item lives in.
-    pub file: String,
+    pub file: Text,
     /// The item.
     pub item: ItemKey,
     /// The value wished for.
     pub value: ItemValue,
     /// The fragment field it comes from, for reports.
-    pub field: String,
+    pub field: Text,
 }

@@ -4,22 +4,20 @@
 //! Contributions at lower precedence are overridden, not conflicting — raising a fragment's
 //! precedence is how an operator settles a conflict.
 
-use std::collections::BTreeMap;
-
-use crate::items::{Contribution, ItemKey, ItemValue};
+use crate::items::{Contribution, ItemKey, ItemValue, Text};
 use crate::model::ResourceRef;
 
 /// How one item was decided.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemReport {
     /// The file the item lives in.
-    pub file: String,
+    pub file: Text,
     /// The item.
     pub item: ItemKey,
     /// The fragment whose value applies.
     pub winner: ResourceRef,
     /// The winner's field.
-    pub field: String,
+    pub field: Text,
     /// The value applied.
     pub value: ItemValue,
     /// Same precedence, different value: each is in conflict with the winner.
@@ -52,48 +50,51 @@ pub struct Offer<'a> {
     pub contribution: Contribution,
 }
 
+/// `Kind/name` order without building the string: kinds are alphanumeric and `/` sorts
+/// before every alphanumeric character, so comparing `(kind, name)` gives the same order.
+fn by_kind_name(a: &ResourceRef, b: &ResourceRef) -> std::cmp::Ordering {
+    (a.kind.as_str(), a.name.as_str(), a).cmp(&(b.kind.as_str(), b.name.as_str(), b))
+}
+
 /// Decides every item. The result is sorted by file, then item.
-pub fn resolve(offers: Vec<Offer<'_>>) -> Vec<ItemReport> {
-    let mut by_item: BTreeMap<(String, ItemKey), Vec<Offer<'_>>> = BTreeMap::new();
+pub fn resolve(mut offers: Vec<Offer<'_>>) -> Vec<ItemReport> {
+    offers.sort_by(|a, b| {
+        (&a.contribution.file, &a.contribution.item)
+            .cmp(&(&b.contribution.file, &b.contribution.item))
+            .then_with(|| b.precedence.cmp(&a.precedence))
+            .then_with(|| by_kind_name(a.from, b.from))
+    });
+    let mut items: Vec<ItemReport> = Vec::new();
+    let mut winner_precedence = 0;
     for offer in offers {
-        let key = (
-            offer.contribution.file.clone(),
-            offer.contribution.item.clone(),
-        );
-        by_item.entry(key).or_default().push(offer);
-    }
-    by_item
-        .into_iter()
-        .map(|((file, item), mut offers)| {
-            offers.sort_by(|a, b| {
-                b.precedence
-                    .cmp(&a.precedence)
-                    .then_with(|| a.from.kind_name().cmp(&b.from.kind_name()))
-                    .then_with(|| a.from.cmp(b.from))
-            });
-            let mut rest = offers.into_iter();
-            let winner = rest.next().expect("an item has at least one offer");
-            let (mut conflicts, mut overridden) = (Vec::new(), Vec::new());
-            for other in rest {
-                if other.precedence == winner.precedence
-                    && other.contribution.value != winner.contribution.value
-                {
-                    conflicts.push(other.from.clone());
+        if let Some(last) = items.last_mut() {
+            if last.file == offer.contribution.file && last.item == offer.contribution.item {
+                if offer.precedence == winner_precedence && offer.contribution.value != last.value {
+                    last.conflicts.push(offer.from.clone());
                 } else {
-                    overridden.push(other.from.clone());
+                    last.overridden.push(offer.from.clone());
                 }
+                continue;
             }
-            ItemReport {
-                file,
-                item,
-                winner: winner.from.clone(),
-                field: winner.contribution.field,
-                value: winner.contribution.value,
-                conflicts,
-                overridden,
-            }
-        })
-        .collect()
+        }
+        winner_precedence = offer.precedence;
+        let Contribution {
+            file,
+            item,
+            value,
+            field,
+        } = offer.contribution;
+        items.push(ItemReport {
+            file,
+            item,
+            winner: offer.from.clone(),
+            field,
+            value,
+            conflicts: Vec::new(),
+            overridden: Vec::new(),
+        });
+    }
+    items
 }
 
 /// Every conflict among the decided items, sorted.
@@ -102,7 +103,7 @@ pub fn conflicts(items: &[ItemReport]) -> Vec<Conflict> {
         .iter()
         .flat_map(|r| {
             r.conflicts.iter().map(|loser| Conflict {
-                file: r.file.clone(),
+                file: r.file.to_string(),
                 item: r.item.to_string(),
                 winner: r.winner.clone(),
                 loser: loser.clone(),

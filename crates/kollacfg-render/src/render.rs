@@ -75,7 +75,7 @@ pub fn render_target(
     let items = merge::resolve(offers);
     let mut by_file: BTreeMap<&str, Vec<&ItemReport>> = BTreeMap::new();
     for item in &items {
-        by_file.entry(item.file.as_str()).or_default().push(item);
+        by_file.entry(item.file.as_ref()).or_default().push(item);
     }
     let mut files = base.clone();
     for (file, edits) in by_file {
