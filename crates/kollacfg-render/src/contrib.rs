@@ -551,19 +551,16 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                 OverrideContent::Conf(_) => "conf",
                 OverrideContent::Env(_) => "env",
             };
-            let expected = match file {
-                RABBITMQ_ENV_CONF if is_rabbitmq => "env",
-                RABBITMQ_CONF if is_rabbitmq => "conf",
+            let reason = match file {
+                RABBITMQ_ENV_CONF if is_rabbitmq => format!("{file} takes env (got {form})"),
+                RABBITMQ_CONF if is_rabbitmq => format!("{file} takes conf (got {form})"),
                 RABBITMQ_ENV_CONF | RABBITMQ_CONF => {
-                    "nothing: this target is not the rabbitmq service; file"
+                    format!("{file} belongs to the rabbitmq service, not this target")
                 }
-                f if f.ends_with(".conf") => "ini",
-                _ => "nothing: only *.conf files can be overridden; file",
+                f if f.ends_with(".conf") => format!("{file} takes ini (got {form})"),
+                _ => format!("{file}: only *.conf files can be overridden"),
             };
-            c.issue(
-                format!("spec.{form}"),
-                format!("{file} takes {expected} (got {form})"),
-            );
+            c.issue(format!("spec.{form}"), reason);
         }
     }
 }

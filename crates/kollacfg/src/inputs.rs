@@ -1,5 +1,6 @@
-//! Reads the `-f` paths: YAML files, or directories searched recursively for `.yaml`/`.yml`
-//! files (in sorted order), each a multi-document stream of kollacfg resources.
+//! Reads the `-f` paths: YAML files (`-` is standard input), or directories searched
+//! recursively for `.yaml`/`.yml` files (in sorted order), each a multi-document stream of
+//! kollacfg resources.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<String>> {
     }
     let mut inputs = Inputs::default();
     for file in files {
-        let text = match std::fs::read_to_string(&file) {
+        let read = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(&file)
+        };
+        let text = match read {
             Ok(t) => t,
             Err(e) => {
                 errors.push(format!("{}: {e}", file.display()));
@@ -62,8 +68,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<String>> {
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.as_os_str() == "-" {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
     let meta = std::fs::metadata(path)?;
-    if meta.is_file() {
+    if !meta.is_dir() {
         out.push(path.to_path_buf());
         return Ok(());
     }

@@ -63,7 +63,7 @@ enum Command {
 #[derive(clap::Args)]
 struct InputArgs {
     /// YAML files or directories (searched recursively for .yaml/.yml) holding KollaConfigs and
-    /// fragments; multi-document files are fine.
+    /// fragments; multi-document files are fine; `-` reads standard input.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
     paths: Vec<PathBuf>,
     /// A kolla config tree like /etc/kolla: the base of service S is DIR/S/<file>.

@@ -560,3 +560,31 @@ fn override_conf_hash_refused() {
         &["ConfigOverride openstack/x: spec.conf.default_pass: value contains '#'"],
     );
 }
+
+#[test]
+fn override_form_must_fit_the_file() {
+    refused(
+        &fragment(
+            "ConfigOverride",
+            "rabbitmq",
+            "  file: rabbitmq.conf\n  env: {A: b}\n",
+        ),
+        &["ConfigOverride openstack/x"],
+    );
+    refused(
+        &fragment(
+            "ConfigOverride",
+            "nova-compute",
+            "  file: rabbitmq.conf\n  conf: {a: b}\n",
+        ),
+        &["ConfigOverride openstack/x: spec.conf: rabbitmq.conf belongs to the rabbitmq service, not this target"],
+    );
+    refused(
+        &fragment(
+            "ConfigOverride",
+            "nova-compute",
+            "  file: policy.yaml\n  ini: {DEFAULT: {a: b}}\n",
+        ),
+        &["ConfigOverride openstack/x"],
+    );
+}

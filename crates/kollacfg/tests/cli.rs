@@ -285,3 +285,27 @@ fn report_names_winners_conflicts_and_overrides() {
         "{err}"
     );
 }
+
+#[test]
+fn dash_reads_resources_from_stdin() {
+    use std::io::Write;
+    let text = std::fs::read_to_string(example("vif-plugging/nova-compute.yaml")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kollacfg"))
+        .args(["validate", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "valid: 1 target(s), 1 fragment(s), 1 file(s), 0 conflict(s)\n"
+    );
+}
