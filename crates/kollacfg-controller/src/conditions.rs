@@ -1,0 +1,161 @@
+//! Builds status conditions deterministically: a condition whose status and reason did not
+//! change keeps its `lastTransitionTime`, so an unchanged world gives an identical status.
+//! Pure: the current time is an input.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+/// `True`, `False` or `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// The condition holds.
+    True,
+    /// The condition does not hold.
+    False,
+    /// It cannot be told (the target was not rendered).
+    Unknown,
+}
+
+impl State {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unknown => "Unknown",
+        }
+    }
+
+    /// `True` when `value`, else `False`.
+    pub fn from_bool(value: bool) -> Self {
+        if value {
+            Self::True
+        } else {
+            Self::False
+        }
+    }
+}
+
+/// One condition to report, before timestamps are decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Desired {
+    /// The condition type (`Ready`, `Degraded`, ...).
+    pub type_: &'static str,
+    /// Its state.
+    pub state: State,
+    /// CamelCase reason.
+    pub reason: &'static str,
+    /// Human-readable message; never a Secret's value.
+    pub message: String,
+}
+
+impl Desired {
+    /// Builds a desired condition.
+    pub fn new(
+        type_: &'static str,
+        state: State,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            state,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The conditions to store, sorted by type. Each keeps the previous `lastTransitionTime` when
+/// a previous condition of its type had the same status and reason; otherwise it is `now`.
+pub fn resolve(
+    desired: Vec<Desired>,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    let mut out: Vec<Condition> = desired
+        .into_iter()
+        .map(|d| {
+            let status = d.state.as_str();
+            let since = previous
+                .iter()
+                .find(|p| p.type_ == d.type_ && p.status == status && p.reason == d.reason)
+                .map_or_else(|| now.clone(), |p| p.last_transition_time.clone());
+            Condition {
+                type_: d.type_.to_string(),
+                status: status.to_string(),
+                reason: d.reason.to_string(),
+                message: d.message,
+                observed_generation: generation,
+                last_transition_time: since,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.type_.cmp(&b.type_));
+    out
+}
+
+/// Whether the `type_` condition changed status or reason between `before` and `after` (a
+/// transition worth an event).
+pub fn transitioned(before: &[Condition], after: &[Condition], type_: &str) -> bool {
+    let key = |list: &[Condition]| {
+        list.iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    key(before) != key(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn unchanged_status_and_reason_keep_the_transition_time() {
+        let first = resolve(
+            vec![Desired::new("Ready", State::True, "Rendered", "one")],
+            &[],
+            Some(1),
+            &at(10),
+        );
+        assert_eq!(first[0].last_transition_time, at(10));
+        let again = resolve(
+            vec![Desired::new("Ready", State::True, "Rendered", "two")],
+            &first,
+            Some(2),
+            &at(20),
+        );
+        assert_eq!(again[0].last_transition_time, at(10));
+        assert_eq!(again[0].message, "two");
+        assert_eq!(again[0].observed_generation, Some(2));
+        let flipped = resolve(
+            vec![Desired::new("Ready", State::False, "Rendered", "")],
+            &again,
+            Some(2),
+            &at(30),
+        );
+        assert_eq!(flipped[0].last_transition_time, at(30));
+        assert!(transitioned(&again, &flipped, "Ready"));
+        assert!(!transitioned(&first, &again, "Ready"));
+    }
+
+    #[test]
+    fn conditions_come_out_sorted_by_type() {
+        let list = resolve(
+            vec![
+                Desired::new("Ready", State::True, "A", ""),
+                Desired::new("Degraded", State::False, "B", ""),
+            ],
+            &[],
+            None,
+            &at(0),
+        );
+        let types: Vec<&str> = list.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, ["Degraded", "Ready"]);
+    }
+}
