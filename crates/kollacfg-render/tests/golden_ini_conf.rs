@@ -8,31 +8,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kollacfg_render::files::ini::IniDocument;
 use kollacfg_render::files::rabbitmq_conf::RabbitConf;
 
-/// The case directories of one format, sorted by name.
-fn cases(format: &str) -> Vec<PathBuf> {
-    let dir = common::golden_dir().join(format);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("read golden dir").path())
-        .filter(|path| path.is_dir())
-        .collect();
-    cases.sort();
-    assert!(
-        cases.len() >= 3,
-        "expected at least 3 cases in {}",
-        dir.display()
-    );
-    cases
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use common::{cases, read};
 
 /// The edit lines of a case, each split into `fields` whitespace-separated parts (the last one
 /// takes the rest of the line).

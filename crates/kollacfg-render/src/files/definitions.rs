@@ -348,24 +348,6 @@ impl Definitions {
     }
 }
 
-/// Sorts object keys alphabetically, at every depth.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), sorted(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
-}
-
 /// Serialises a JSON value with object keys sorted at every depth, without copying it.
 struct Sorted<'a>(&'a Value);
 
@@ -436,7 +418,8 @@ pub fn policy_text(
 }
 
 /// A policy object with RabbitMQ's export key order (vhost, name, pattern, apply-to,
-/// definition, priority) and the definition's keys sorted, whatever order they came in.
+/// definition, priority) and the definition's keys sorted, whatever order they came in: the
+/// value of [`policy_text`].
 pub fn policy_json(
     vhost: &str,
     name: &str,
@@ -445,15 +428,6 @@ pub fn policy_json(
     definition: &Map<String, Value>,
     priority: i64,
 ) -> Value {
-    let mut policy = Map::new();
-    policy.insert("vhost".into(), vhost.into());
-    policy.insert("name".into(), name.into());
-    policy.insert("pattern".into(), pattern.into());
-    policy.insert("apply-to".into(), apply_to.into());
-    policy.insert(
-        "definition".into(),
-        sorted(&Value::Object(definition.clone())),
-    );
-    policy.insert("priority".into(), priority.into());
-    Value::Object(policy)
+    let text = policy_text(vhost, name, pattern, apply_to, definition, priority);
+    serde_json::from_str(&text).expect("policy_text writes valid JSON")
 }

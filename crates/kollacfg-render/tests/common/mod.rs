@@ -12,6 +12,28 @@ pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
+/// The case directories of one format under the golden dir, sorted by name (at least three).
+pub fn cases(format: &str) -> Vec<PathBuf> {
+    let dir = golden_dir().join(format);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("read golden dir").path())
+        .filter(|path| path.is_dir())
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 3,
+        "expected at least 3 cases in {}",
+        dir.display()
+    );
+    cases
+}
+
+/// Reads a text file, naming it on failure.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Asserts that `actual` equals the golden file at `path` byte for byte, or re-blesses it.
 pub fn assert_golden(path: &Path, actual: &str) {
     if std::env::var_os("KOLLACFG_BLESS").is_some_and(|v| v == "1") {
