@@ -3,6 +3,7 @@
 //! Pure: the current time is an input.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
 
 /// `True`, `False` or `Unknown`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,13 +67,15 @@ impl Desired {
 }
 
 /// The conditions to store, sorted by type. Each keeps the previous `lastTransitionTime` when
-/// a previous condition of its type had the same status and reason; otherwise it is `now`.
+/// a previous condition of its type had the same status and reason; otherwise it is `now`,
+/// cut to whole seconds as the API server stores it (so what is read back compares equal).
 pub fn resolve(
     desired: Vec<Desired>,
     previous: &[Condition],
     generation: Option<i64>,
     now: &Time,
 ) -> Vec<Condition> {
+    let now = &whole_seconds(now);
     let mut out: Vec<Condition> = desired
         .into_iter()
         .map(|d| {
@@ -95,6 +98,11 @@ pub fn resolve(
     out
 }
 
+/// `time` without its fraction of a second.
+pub fn whole_seconds(time: &Time) -> Time {
+    Time(Timestamp::from_second(time.0.as_second()).unwrap_or(time.0))
+}
+
 /// Whether the `type_` condition changed status or reason between `before` and `after` (a
 /// transition worth an event).
 pub fn transitioned(before: &[Condition], after: &[Condition], type_: &str) -> bool {
@@ -109,7 +117,6 @@ pub fn transitioned(before: &[Condition], after: &[Condition], type_: &str) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::jiff::Timestamp;
 
     fn at(seconds: i64) -> Time {
         Time(Timestamp::from_second(seconds).unwrap())
@@ -142,6 +149,26 @@ mod tests {
         assert_eq!(flipped[0].last_transition_time, at(30));
         assert!(transitioned(&again, &flipped, "Ready"));
         assert!(!transitioned(&first, &again, "Ready"));
+    }
+
+    #[test]
+    fn transition_times_survive_a_round_trip_through_json() {
+        let now = Time(
+            Timestamp::from_second(1_700_000_000).unwrap() + std::time::Duration::from_millis(1234),
+        );
+        let list = resolve(
+            vec![Desired::new("Ready", State::True, "A", "")],
+            &[],
+            None,
+            &now,
+        );
+        let text = serde_json::to_string(&list).unwrap();
+        assert!(
+            text.contains("\"lastTransitionTime\":\"2023-11-14T22:13:21Z\""),
+            "{text}"
+        );
+        let back: Vec<Condition> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, list);
     }
 
     #[test]

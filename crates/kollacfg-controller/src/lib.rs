@@ -1,6 +1,20 @@
 //! kollacfg's controller: the only crate that talks to the API server. Reconciles each
 //! KollaConfig through dereference → build → apply → status; everything before apply is pure.
 
+pub mod apply;
 pub mod build;
 pub mod conditions;
+pub mod controller;
+pub mod error;
 pub mod hash;
+pub mod runtime;
+pub mod stores;
+pub mod telemetry;
+
+pub use runtime::{run, run_blocking, RunError, Settings};
+pub use telemetry::LogFormat;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod mocked_tests;

@@ -1,0 +1,281 @@
+//! The API side of a reconcile: reads the base and the stored objects, and writes — only when
+//! something differs — the output object, the rollout annotations and the statuses. Every
+//! write is a server-side apply by field manager `kollacfg`. Never logs a Secret's value.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kollacfg_api::{
+    AnyResource, BaseRef, ConfigOverride, ErlangVmArgs, FragmentStatus, KollaConfig,
+    KollaConfigStatus, NovaComputePolicy, NovaVifPolicy, OsloMessagingPolicy, RabbitListenerPolicy,
+    RabbitPolicy, RolloutRef, WorkloadKind, API_VERSION,
+};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use crate::build::{stored_files_hash, Base, DesiredOutput, ANNOTATION_CONFIG_HASH, FIELD_MANAGER};
+use crate::error::{Error, Result};
+
+/// Server-side apply as `kollacfg`, taking over the fields it sets.
+fn ssa() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// Reads the base files `spec.base` names; a missing object is [`Base::Missing`].
+pub async fn read_base(client: &Client, namespace: &str, kc: &KollaConfig) -> Result<Base> {
+    let Some(source) = kc.spec.base.as_ref().and_then(|b| b.source()) else {
+        return Ok(Base::Unset);
+    };
+    let (kind, name) = match source {
+        BaseRef::Secret(name) => ("Secret", name),
+        BaseRef::ConfigMap(name) => ("ConfigMap", name),
+    };
+    let fail = |source| Error::ReadBase {
+        kind,
+        object: format!("{namespace}/{name}"),
+        source,
+    };
+    let files: Option<BTreeMap<String, Vec<u8>>> = match source {
+        BaseRef::Secret(_) => Api::<Secret>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(fail)?
+            .map(|s| {
+                s.data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect()
+            }),
+        BaseRef::ConfigMap(_) => Api::<ConfigMap>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(fail)?
+            .map(|c| {
+                let text = c
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_bytes()));
+                let binary = c
+                    .binary_data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0));
+                text.chain(binary).collect()
+            }),
+    };
+    Ok(match files {
+        Some(files) => Base::Files(files),
+        None => Base::Missing {
+            kind,
+            name: name.to_string(),
+        },
+    })
+}
+
+/// Whether the stored output must be (re)written: it is missing, its content hash is not the
+/// desired one, its data was edited (the data's own hash differs), or it lost our labels or
+/// owner reference.
+pub fn output_needs_write(stored: Option<&DesiredOutput>, desired: &DesiredOutput) -> bool {
+    let Some(stored) = stored else { return true };
+    let want = desired.metadata();
+    let have = stored.metadata();
+    let labels_kept = want
+        .labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| have.labels.as_ref().and_then(|l| l.get(k)) == Some(v));
+    let owner_kept = want.owner_references.iter().flatten().all(|o| {
+        have.owner_references
+            .iter()
+            .flatten()
+            .any(|h| h.uid == o.uid && h.controller == o.controller)
+    });
+    stored.content_hash() != desired.content_hash()
+        || stored_files_hash(stored) != desired.content_hash()
+        || !labels_kept
+        || !owner_kept
+}
+
+/// Applies the output object when [`output_needs_write`] says so. Returns whether it wrote.
+pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bool> {
+    let namespace = desired.metadata().namespace.clone().unwrap_or_default();
+    let name = desired.name();
+    let kind = desired.kind();
+    let object = format!("{namespace}/{name}");
+    let read = |source| Error::ReadOutput {
+        kind,
+        object: object.clone(),
+        source,
+    };
+    let write = |source| Error::ApplyOutput {
+        kind,
+        object: object.clone(),
+        source,
+    };
+    match desired {
+        DesiredOutput::Secret(secret) => {
+            let api = Api::<Secret>::namespaced(client.clone(), &namespace);
+            let stored = api
+                .get_opt(name)
+                .await
+                .map_err(read)?
+                .map(DesiredOutput::Secret);
+            if !output_needs_write(stored.as_ref(), desired) {
+                return Ok(false);
+            }
+            api.patch(name, &ssa(), &Patch::Apply(secret))
+                .await
+                .map_err(write)?;
+        }
+        DesiredOutput::ConfigMap(map) => {
+            let api = Api::<ConfigMap>::namespaced(client.clone(), &namespace);
+            let stored = api
+                .get_opt(name)
+                .await
+                .map_err(read)?
+                .map(DesiredOutput::ConfigMap);
+            if !output_needs_write(stored.as_ref(), desired) {
+                return Ok(false);
+            }
+            api.patch(name, &ssa(), &Patch::Apply(map))
+                .await
+                .map_err(write)?;
+        }
+    }
+    tracing::info!(
+        kind,
+        object,
+        hash = desired.content_hash(),
+        "output written"
+    );
+    Ok(true)
+}
+
+fn workload_api(client: &Client, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {
+    let resource = match kind {
+        WorkloadKind::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
+        WorkloadKind::Deployment => ApiResource::erase::<Deployment>(&()),
+        WorkloadKind::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
+    };
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// Sets `kollacfg.dev/config-hash` on each workload's pod template where it differs, as an
+/// apply that sets nothing else (so kollacfg owns only that annotation). A workload that does
+/// not exist is skipped with a warning. Returns how many were annotated.
+pub async fn annotate_workloads(
+    client: &Client,
+    namespace: &str,
+    rollout: &[RolloutRef],
+    hash: &str,
+) -> Result<usize> {
+    let mut written = 0;
+    for workload in rollout {
+        let kind = workload.kind.as_str();
+        let object = format!("{namespace}/{}", workload.name);
+        let api = workload_api(client, namespace, workload.kind);
+        let current = api
+            .get_opt(&workload.name)
+            .await
+            .map_err(|source| Error::ReadWorkload {
+                kind,
+                object: object.clone(),
+                source,
+            })?;
+        let Some(current) = current else {
+            tracing::warn!(kind, object, "rollout workload not found; skipped");
+            continue;
+        };
+        let annotation = current.data["spec"]["template"]["metadata"]["annotations"]
+            [ANNOTATION_CONFIG_HASH]
+            .as_str();
+        if annotation == Some(hash) {
+            continue;
+        }
+        let patch = json!({
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": {"name": workload.name, "namespace": namespace},
+            "spec": {"template": {"metadata": {"annotations": {ANNOTATION_CONFIG_HASH: hash}}}},
+        });
+        api.patch(&workload.name, &ssa(), &Patch::Apply(patch))
+            .await
+            .map_err(|source| Error::AnnotateWorkload {
+                kind,
+                object: object.clone(),
+                source,
+            })?;
+        tracing::info!(kind, object, hash, "rollout annotated");
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Writes the KollaConfig's status when it differs from the stored one. Returns whether it
+/// wrote.
+pub async fn write_target_status(
+    client: &Client,
+    kc: &KollaConfig,
+    status: &KollaConfigStatus,
+) -> Result<bool> {
+    if kc.status.as_ref() == Some(status) {
+        return Ok(false);
+    }
+    let namespace = kc.metadata.namespace.clone().unwrap_or_default();
+    let name = kc.metadata.name.clone().unwrap_or_default();
+    let body = json!({"apiVersion": API_VERSION, "kind": "KollaConfig", "status": status});
+    Api::<KollaConfig>::namespaced(client.clone(), &namespace)
+        .patch_status(&name, &ssa(), &Patch::Apply(body))
+        .await
+        .map_err(|source| Error::WriteTargetStatus {
+            object: format!("{namespace}/{name}"),
+            source,
+        })?;
+    Ok(true)
+}
+
+/// Writes a fragment's status when it differs from the stored one. Returns whether it wrote.
+pub async fn write_fragment_status(
+    client: &Client,
+    fragment: &AnyResource,
+    status: &FragmentStatus,
+) -> Result<bool> {
+    if crate::build::stored_fragment_status(fragment) == Some(status) {
+        return Ok(false);
+    }
+    let kind = fragment.kind();
+    let namespace = fragment.metadata().namespace.clone().unwrap_or_default();
+    let name = fragment.metadata().name.clone().unwrap_or_default();
+    let body = json!({"apiVersion": API_VERSION, "kind": kind, "status": status});
+    let (params, patch) = (ssa(), Patch::Apply(body));
+    macro_rules! send {
+        ($($kind:ident),*) => {
+            match fragment {
+                AnyResource::KollaConfig(_) => return Ok(false),
+                $(AnyResource::$kind(_) => Api::<$kind>::namespaced(client.clone(), &namespace)
+                    .patch_status(&name, &params, &patch)
+                    .await
+                    .map(drop),)*
+            }
+        };
+    }
+    send!(
+        RabbitPolicy,
+        ErlangVmArgs,
+        NovaVifPolicy,
+        NovaComputePolicy,
+        RabbitListenerPolicy,
+        OsloMessagingPolicy,
+        ConfigOverride
+    )
+    .map_err(|source| Error::WriteFragmentStatus {
+        kind,
+        object: format!("{namespace}/{name}"),
+        source,
+    })?;
+    Ok(true)
+}

@@ -1,0 +1,174 @@
+//! The reconcile loop: per KollaConfig, dereference (caches and API reads) → build (pure) →
+//! apply (writes only what differs) → status. Also the error policy with its per-object
+//! exponential backoff. Starting the watchers lives in `runtime`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kollacfg_api::{AnyResource, KollaConfig};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Client, ResourceExt};
+
+use crate::apply;
+use crate::build::{self, Inputs};
+use crate::error::{Error, Result};
+use crate::stores::Stores;
+
+/// How often a rendered KollaConfig is checked again without any change (drift of the output
+/// is also caught by the output watch). Such a pass writes nothing when nothing changed.
+pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// Per-object exponential backoff: `base`, `2·base`, `4·base`, … up to `cap`; reset by a
+/// successful reconcile.
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    failures: Mutex<HashMap<ObjectRef<KollaConfig>, u32>>,
+}
+
+impl Backoff {
+    /// A backoff starting at `base`, never above `cap`.
+    pub fn new(base: Duration, cap: Duration) -> Self {
+        Self {
+            base,
+            cap,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Counts one more failure of `key` and returns how long to wait before the next try.
+    pub fn next_delay(&self, key: &ObjectRef<KollaConfig>) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(key.clone()).or_insert(0);
+        let delay = self
+            .base
+            .saturating_mul(1u32.checked_shl(*count).unwrap_or(u32::MAX))
+            .min(self.cap);
+        *count = count.saturating_add(1);
+        delay
+    }
+
+    /// Forgets the failures of `key`.
+    pub fn reset(&self, key: &ObjectRef<KollaConfig>) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+impl Default for Backoff {
+    /// 5 s, doubling, capped at 5 minutes.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5), Duration::from_secs(300))
+    }
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The fragment caches (ready before the first reconcile).
+    pub stores: Stores,
+    /// Per-object backoff of failed reconciles.
+    pub backoff: Backoff,
+    /// The clock condition transitions are stamped with.
+    pub clock: fn() -> Time,
+}
+
+impl Context {
+    /// A context reading the system clock.
+    pub fn new(client: Client, stores: Stores) -> Self {
+        Self {
+            client,
+            stores,
+            backoff: Backoff::default(),
+            clock: || Time(Timestamp::now()),
+        }
+    }
+}
+
+/// Counts of what one reconcile wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// Output objects applied (0 or 1).
+    pub output: usize,
+    /// Rollout workloads annotated.
+    pub workloads: usize,
+    /// Statuses written (the KollaConfig's and the fragments').
+    pub statuses: usize,
+}
+
+/// Reconciles one KollaConfig. An invalid spec, a missing base or an oversized output is
+/// reported in status and waits for the next change; API failures are errors (retried with
+/// backoff by [`error_policy`]).
+#[tracing::instrument(skip_all, fields(namespace = kc.namespace(), name = kc.name_any()))]
+pub async fn reconcile(kc: Arc<KollaConfig>, ctx: Arc<Context>) -> Result<Action> {
+    let (action, writes) = reconcile_once(&kc, &ctx).await?;
+    ctx.backoff.reset(&ObjectRef::from_obj(&*kc));
+    tracing::debug!(?writes, "reconciled");
+    Ok(action)
+}
+
+/// One pass of the pipeline; returns the next action and what was written.
+pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, Writes)> {
+    let name = kc.name_any();
+    let namespace = kc
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(name.clone()))?;
+    // Dereference.
+    let fragments = ctx.stores.fragments_for(kc);
+    let base = apply::read_base(&ctx.client, &namespace, kc).await?;
+    // Build (pure).
+    let built = build::build(&Inputs {
+        kolla_config: kc,
+        fragments: &fragments,
+        base,
+        now: (ctx.clock)(),
+    });
+    // Apply: the output first, then the workloads that read it.
+    let mut writes = Writes::default();
+    if let Some(output) = &built.output {
+        writes.output = usize::from(apply::apply_output(&ctx.client, output).await?);
+        if let Some(hash) = &built.rollout_hash {
+            writes.workloads =
+                apply::annotate_workloads(&ctx.client, &namespace, &kc.spec.rollout, hash).await?;
+        }
+    }
+    // Status.
+    writes.statuses +=
+        usize::from(apply::write_target_status(&ctx.client, kc, &built.status).await?);
+    let by_id: HashMap<(&str, &str), &AnyResource> = fragments
+        .iter()
+        .map(|f| (f.kind(), f.metadata().name.as_deref().unwrap_or_default()))
+        .zip(fragments.iter())
+        .collect();
+    for (id, status) in &built.fragments {
+        if let Some(fragment) = by_id.get(&(id.kind.as_str(), id.name.as_str())) {
+            writes.statuses +=
+                usize::from(apply::write_fragment_status(&ctx.client, fragment, status).await?);
+        }
+    }
+    if let Some(why) = &built.degraded {
+        tracing::warn!(reason = why.reason(), "not rendered; waiting for a change");
+        return Ok((Action::await_change(), writes));
+    }
+    Ok((Action::requeue(RESYNC), writes))
+}
+
+/// After a failed reconcile: log it and retry that object after its next backoff delay.
+pub fn error_policy(kc: Arc<KollaConfig>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff.next_delay(&ObjectRef::from_obj(&*kc));
+    tracing::warn!(
+        namespace = kc.namespace(),
+        name = kc.name_any(),
+        reason = error.reason(),
+        retry_in_s = delay.as_secs(),
+        "reconcile failed: {error}"
+    );
+    Action::requeue(delay)
+}

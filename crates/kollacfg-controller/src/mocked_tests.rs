@@ -1,0 +1,297 @@
+//! Reconciles against a mocked API server, asserting the exact requests: the first pass
+//! writes the output, the rollout annotation and the statuses; a second pass over the world it
+//! left writes nothing; API failures become errors whose retry delay grows.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use http::Method;
+use k8s_openapi::api::core::v1::Secret;
+use kollacfg_api::{to_fragment, to_target, AnyResource, KollaConfig};
+use kollacfg_render::render::render_target;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use serde_json::{json, Value};
+
+use crate::build::ANNOTATION_CONFIG_HASH;
+use crate::controller::{error_policy, reconcile_once, Writes, RESYNC};
+use crate::error::Error;
+use crate::fixtures::*;
+use crate::hash::files_hash;
+
+const BASE_URI: &str = "/api/v1/namespaces/openstack/secrets/rabbitmq-kolla";
+const OUTPUT_URI: &str = "/api/v1/namespaces/openstack/secrets/rabbitmq-config";
+const STS_URI: &str = "/apis/apps/v1/namespaces/openstack/statefulsets/rabbitmq";
+const KC_URI: &str = "/apis/kollacfg.dev/v1alpha1/namespaces/openstack/kollaconfigs/rabbitmq";
+const CO_URI: &str = "/apis/kollacfg.dev/v1alpha1/namespaces/openstack/configoverrides/stats";
+const RL_URI: &str =
+    "/apis/kollacfg.dev/v1alpha1/namespaces/openstack/rabbitlistenerpolicies/keepalive";
+const SSA: &str = "?&force=true&fieldManager=kollacfg";
+
+fn base_secret() -> Value {
+    let data: BTreeMap<String, Vec<u8>> =
+        BTreeMap::from([("rabbitmq.conf".to_string(), BASE_CONF.as_bytes().to_vec())]);
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("rabbitmq-kolla".into()),
+            namespace: Some("openstack".into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.into_iter()
+                .map(|(k, v)| (k, k8s_openapi::ByteString(v)))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    serde_json::to_value(secret).unwrap()
+}
+
+fn statefulset(annotation: Option<&str>) -> Value {
+    let annotations = annotation.map_or(json!({}), |h| json!({ ANNOTATION_CONFIG_HASH: h }));
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+           "metadata": {"name": "rabbitmq", "namespace": "openstack"},
+           "spec": {"selector": {}, "serviceName": "rabbitmq",
+                    "template": {"metadata": {"annotations": annotations}}}})
+}
+
+/// The engine's files for the test world, as the CLI would render them.
+fn expected_files() -> BTreeMap<String, Vec<u8>> {
+    let frags: Vec<_> = fragments(&BTreeMap::new())
+        .iter()
+        .filter_map(to_fragment)
+        .collect();
+    let refs: Vec<_> = frags.iter().collect();
+    let base = BTreeMap::from([("rabbitmq.conf".to_string(), BASE_CONF.as_bytes().to_vec())]);
+    render_target(&to_target(&kolla_config(None)), &refs, &base)
+        .unwrap()
+        .files
+}
+
+async fn pass(
+    kc: KollaConfig,
+    frags: Vec<AnyResource>,
+    script: Vec<Step>,
+) -> (Result<(Action, Writes), Error>, Vec<Seen>) {
+    let (ctx, verifier) = context(&frags);
+    let server = tokio::spawn(verifier.run(script));
+    let result = tokio::time::timeout(Duration::from_secs(10), reconcile_once(&kc, &ctx))
+        .await
+        .expect("the reconcile hung");
+    drop(ctx);
+    let seen = server.await.expect("the mocked API server failed");
+    (result, seen)
+}
+
+/// First pass over a fresh world: returns the statuses it wrote and the output it applied.
+async fn first_pass() -> (Vec<Seen>, Value) {
+    let kc = kolla_config(None);
+    let frags = fragments(&BTreeMap::new());
+    let kc_json = serde_json::to_value(&kc).unwrap();
+    let script = vec![
+        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, OUTPUT_URI, 404, status_body(404, "NotFound")),
+        // The mock answers an apply with an empty Secret; only requests are checked.
+        Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
+        Step::new(Method::GET, STS_URI, 200, statefulset(None)),
+        Step::new(
+            Method::PATCH,
+            &format!("{STS_URI}{SSA}"),
+            200,
+            statefulset(None),
+        ),
+        Step::new(
+            Method::PATCH,
+            &format!("{KC_URI}/status{SSA}"),
+            200,
+            kc_json,
+        ),
+        Step::new(
+            Method::PATCH,
+            &format!("{CO_URI}/status{SSA}"),
+            200,
+            serde_json::to_value(&frags[1]).unwrap(),
+        ),
+        Step::new(
+            Method::PATCH,
+            &format!("{RL_URI}/status{SSA}"),
+            200,
+            serde_json::to_value(&frags[0]).unwrap(),
+        ),
+    ];
+    let (result, seen) = pass(kc, frags, script).await;
+    let (action, writes) = result.expect("first pass failed");
+    assert_eq!(action, Action::requeue(RESYNC));
+    assert_eq!(
+        writes,
+        Writes {
+            output: 1,
+            workloads: 1,
+            statuses: 3
+        }
+    );
+    let output = seen[2].body.clone();
+    (seen, output)
+}
+
+#[tokio::test]
+async fn first_pass_applies_the_output_the_rollout_and_the_statuses() {
+    let (seen, output) = first_pass().await;
+    let files = expected_files();
+    let secret: Secret = serde_json::from_value(output.clone()).unwrap();
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    assert_eq!(data, files, "the output holds the offline render's bytes");
+    assert_eq!(output["apiVersion"], "v1");
+    assert_eq!(output["kind"], "Secret");
+    let hash = files_hash(&files);
+    assert_eq!(
+        seen[4].body,
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+               "metadata": {"name": "rabbitmq", "namespace": "openstack"},
+               "spec": {"template": {"metadata": {"annotations": {ANNOTATION_CONFIG_HASH: hash}}}}})
+    );
+    let status = &seen[5].body;
+    assert_eq!(status["apiVersion"], "kollacfg.dev/v1alpha1");
+    assert_eq!(status["kind"], "KollaConfig");
+    assert_eq!(status["status"]["observedGeneration"], 3);
+    assert_eq!(status["status"]["contributorCount"], 2);
+    assert_eq!(status["status"]["files"][0]["name"], "rabbitmq.conf");
+    assert_eq!(status["status"]["conditions"][1]["type"], "Ready");
+    assert_eq!(status["status"]["conditions"][1]["status"], "True");
+    assert_eq!(
+        status["status"]["conditions"][1]["lastTransitionTime"],
+        "2023-11-14T22:13:20Z"
+    );
+    assert_eq!(seen[6].body["kind"], "ConfigOverride");
+    assert_eq!(seen[6].body["status"]["observedGeneration"], 2);
+    assert_eq!(seen[7].body["kind"], "RabbitListenerPolicy");
+}
+
+/// The world as the first pass left it.
+fn settled_world(seen: &[Seen]) -> (KollaConfig, Vec<AnyResource>) {
+    let kc = kolla_config(Some(&seen[5].body["status"]));
+    let statuses = BTreeMap::from([
+        (
+            "ConfigOverride/stats".to_string(),
+            seen[6].body["status"].clone(),
+        ),
+        (
+            "RabbitListenerPolicy/keepalive".to_string(),
+            seen[7].body["status"].clone(),
+        ),
+    ]);
+    (kc, fragments(&statuses))
+}
+
+#[tokio::test]
+async fn second_pass_over_the_same_world_sends_no_write() {
+    let (seen, output) = first_pass().await;
+    let (kc, frags) = settled_world(&seen);
+    let hash = files_hash(&expected_files());
+    let script = vec![
+        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, OUTPUT_URI, 200, output),
+        Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
+    ];
+    let (result, seen) = pass(kc, frags, script).await;
+    let (action, writes) = result.expect("second pass failed");
+    assert_eq!(writes, Writes::default());
+    assert_eq!(action, Action::requeue(RESYNC));
+    let reads: Vec<(&Method, &str)> = seen.iter().map(|s| (&s.method, s.uri.as_str())).collect();
+    assert_eq!(
+        reads,
+        [
+            (&Method::GET, BASE_URI),
+            (&Method::GET, OUTPUT_URI),
+            (&Method::GET, STS_URI)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn hand_edited_output_is_restored_and_nothing_else_is_written() {
+    let (seen, output) = first_pass().await;
+    let (kc, frags) = settled_world(&seen);
+    let hash = files_hash(&expected_files());
+    let mut edited = output.clone();
+    // The annotation is left alone; only the data is changed by hand.
+    edited["data"]["rabbitmq.conf"] = json!("aGFuZCBlZGl0Cg==");
+    let script = vec![
+        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, OUTPUT_URI, 200, edited),
+        Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
+        Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
+    ];
+    let (result, seen) = pass(kc, frags, script).await;
+    let (_, writes) = result.expect("restoring pass failed");
+    assert_eq!(writes.output, 1);
+    assert_eq!(writes.statuses + writes.workloads, 0);
+    assert_eq!(seen[2].body, output, "the same apply as the first pass");
+}
+
+#[tokio::test]
+async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
+    let kc = kolla_config(None);
+    let script = vec![
+        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, OUTPUT_URI, 404, status_body(404, "NotFound")),
+        Step::new(
+            Method::PATCH,
+            &format!("{OUTPUT_URI}{SSA}"),
+            409,
+            status_body(409, "Conflict"),
+        ),
+    ];
+    let (ctx, verifier) = context(&fragments(&BTreeMap::new()));
+    let server = tokio::spawn(verifier.run(script));
+    let error = reconcile_once(&kc, &ctx)
+        .await
+        .expect_err("a 409 must fail");
+    assert!(matches!(error, Error::ApplyOutput { .. }), "{error:?}");
+    assert_eq!(error.reason(), "ApplyOutput");
+    let kc = std::sync::Arc::new(kc);
+    let delays: Vec<Action> = (0..4)
+        .map(|_| error_policy(kc.clone(), &error, ctx.clone()))
+        .collect();
+    assert_eq!(
+        delays,
+        [5, 10, 20, 40].map(|s| Action::requeue(Duration::from_secs(s)))
+    );
+    ctx.backoff.reset(&ObjectRef::from_obj(&*kc));
+    assert_eq!(
+        error_policy(kc.clone(), &error, ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    drop(ctx);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn server_error_reading_the_base_is_an_error_and_writes_nothing() {
+    let script = vec![Step::new(
+        Method::GET,
+        BASE_URI,
+        500,
+        status_body(500, "InternalError"),
+    )];
+    let (result, seen) = pass(kolla_config(None), fragments(&BTreeMap::new()), script).await;
+    let error = result.expect_err("a 500 must fail");
+    assert!(matches!(error, Error::ReadBase { .. }), "{error:?}");
+    assert_eq!(seen.len(), 1);
+}
+
+#[test]
+fn backoff_is_capped() {
+    let backoff = crate::controller::Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
+    let key = ObjectRef::new("a").within("b");
+    let delays: Vec<u64> = (0..40)
+        .map(|_| backoff.next_delay(&key).as_secs())
+        .collect();
+    assert_eq!(&delays[..8], [5, 10, 20, 40, 80, 160, 300, 300]);
+    assert_eq!(delays[39], 300);
+}
