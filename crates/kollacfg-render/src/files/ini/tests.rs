@@ -253,6 +253,204 @@ fn set_twice_is_set_once() {
     assert_eq!(once.render(), "[DEFAULT]\na = 3\n\n[x]\ny = z\n");
 }
 
+/// Applies `edits` with `set_all`, checks that the result is exactly what calling `set` for each
+/// in turn gives, and returns it.
+fn batched(text: &str, edits: &[(&str, &str, &str)]) -> String {
+    let mut sequential = parse(text);
+    for &(section, key, value) in edits {
+        sequential.set(section, key, value);
+    }
+    let mut batch = parse(text);
+    batch.set_all(edits.iter().copied());
+    assert_eq!(
+        batch.render(),
+        sequential.render(),
+        "{text:?} with {edits:?}"
+    );
+    assert_eq!(batch, sequential, "{text:?} with {edits:?}");
+    batch.render()
+}
+
+#[test]
+fn set_all_without_edits_changes_nothing() {
+    assert_eq!(batched(MESSY, &[]), MESSY);
+    assert_eq!(batched("", &[]), "");
+}
+
+#[test]
+fn set_all_on_a_messy_document() {
+    assert_eq!(
+        batched(
+            MESSY,
+            &[
+                ("DEFAULT", "my_ip", "10.0.0.2"),
+                ("pci", "alias", "{}"),
+                ("api", "x", "1"),
+                ("DEFAULT", "debug", "True"),
+                ("DEFAULT", "new", "n"),
+                ("pci", "alias", "{\"name\": \"b\"}"),
+                ("api", "y", "2"),
+                ("libvirt", "z", "3"),
+                ("api", "x", "4"),
+            ],
+        ),
+        "# nova.conf\r\n\
+         ; old-style comment\n\
+         [DEFAULT]\r\n\
+         debug = True\n\
+         \n\
+         [pci]\n\
+         alias = {\"name\": \"b\"}\n\
+         [DEFAULT]   \n\
+         my_ip = 10.0.0.2\n\
+         new = n\n\
+         \n\
+         [api]\n\
+         x = 4\n\
+         y = 2\n\
+         \n\
+         [libvirt]\n\
+         z = 3\n"
+    );
+}
+
+#[test]
+fn set_all_last_value_wins_and_equal_values_keep_the_line() {
+    let text = "[DEFAULT]\ndebug=true\ndebug = false\nx : 1\n";
+    // Every edit repeats the value the first line holds: it stays as written.
+    assert_eq!(
+        batched(
+            text,
+            &[("DEFAULT", "debug", "true"), ("DEFAULT", "debug", "true")]
+        ),
+        "[DEFAULT]\ndebug=true\nx : 1\n"
+    );
+    // Changed and changed back: rewritten, like two `set` calls do.
+    assert_eq!(
+        batched(text, &[("DEFAULT", "x", "2"), ("DEFAULT", "x", "1")]),
+        "[DEFAULT]\ndebug=true\ndebug = false\nx = 1\n"
+    );
+    assert_eq!(
+        batched(
+            text,
+            &[
+                ("DEFAULT", "y", "1"),
+                ("DEFAULT", "y", "2"),
+                ("DEFAULT", "y", "3")
+            ]
+        ),
+        "[DEFAULT]\ndebug=true\ndebug = false\nx : 1\ny = 3\n"
+    );
+}
+
+#[test]
+fn set_all_inserts_where_the_document_stands_at_that_edit() {
+    let text = "[a]\nx = 1\ny = 2\n# c\nx = 3\n# d\n";
+    // `x = 3` is gone before `z` comes: `z` follows `y`.
+    assert_eq!(
+        batched(text, &[("a", "x", "9"), ("a", "z", "1")]),
+        "[a]\nx = 9\ny = 2\nz = 1\n# c\n# d\n"
+    );
+    // `z` comes first, after `x = 3`, and stays there when `x = 3` goes.
+    assert_eq!(
+        batched(text, &[("a", "z", "1"), ("a", "x", "9")]),
+        "[a]\nx = 9\ny = 2\n# c\nz = 1\n# d\n"
+    );
+    // Every assignment of the last block gone: after its header.
+    assert_eq!(
+        batched(
+            "[a]\nx = 1\n[b]\n[a]\n# c\nx = 2\n",
+            &[("a", "x", "9"), ("a", "z", "1"), ("a", "w", "2")]
+        ),
+        "[a]\nx = 9\n[b]\n[a]\nz = 1\nw = 2\n# c\n"
+    );
+}
+
+#[test]
+fn set_all_without_a_final_newline() {
+    assert_eq!(
+        batched(
+            "[DEFAULT]\nb = 2",
+            &[("api", "a", "1"), ("DEFAULT", "c", "3")]
+        ),
+        "[DEFAULT]\nb = 2\nc = 3\n\n[api]\na = 1\n"
+    );
+    assert_eq!(
+        batched(
+            "[DEFAULT]\nb = 2",
+            &[("DEFAULT", "b", "2"), ("DEFAULT", "c", "3")]
+        ),
+        "[DEFAULT]\nb = 2\nc = 3\n"
+    );
+    assert_eq!(
+        batched("[DEFAULT]\r\nb = 2", &[("DEFAULT", "b", "2")]),
+        "[DEFAULT]\r\nb = 2"
+    );
+    // The unterminated last line is removed before a section is appended: the blank line
+    // before it is the last line, so no second one is added.
+    let text = "[DEFAULT]\na = 1\n\na = 2";
+    assert_eq!(
+        batched(text, &[("DEFAULT", "a", "5"), ("new", "x", "1")]),
+        "[DEFAULT]\na = 5\n\n[new]\nx = 1\n"
+    );
+    // Appended first, while `a = 2` still ends the document; then removed.
+    assert_eq!(
+        batched(text, &[("new", "x", "1"), ("DEFAULT", "a", "5")]),
+        "[DEFAULT]\na = 5\n\n\n[new]\nx = 1\n"
+    );
+    // `z` goes after `x = 2`, which is then removed: the blank line before them is the last
+    // original line, but `z` ends the document when the section is appended.
+    assert_eq!(
+        batched(
+            "[a]\nx = 1\n\nx = 2",
+            &[("a", "z", "1"), ("a", "x", "9"), ("new", "q", "1")]
+        ),
+        "[a]\nx = 9\n\nz = 1\n\n[new]\nq = 1\n"
+    );
+    // An assignment added by the batch ends the document when the section is appended.
+    assert_eq!(
+        batched(
+            "[a]\n\n[b]\nx = 1\n",
+            &[("b", "x", "2"), ("b", "y", "3"), ("c", "z", "4")]
+        ),
+        "[a]\n\n[b]\nx = 2\ny = 3\n\n[c]\nz = 4\n"
+    );
+}
+
+#[test]
+fn set_all_adds_several_sections_in_edit_order() {
+    assert_eq!(
+        batched(
+            "",
+            &[
+                ("DEFAULT", "debug", "true"),
+                ("api", "a", "1"),
+                ("DEFAULT", "x", "y"),
+                ("api", "a", "2"),
+            ]
+        ),
+        "[DEFAULT]\ndebug = true\nx = y\n\n[api]\na = 2\n"
+    );
+}
+
+#[test]
+fn set_all_keeps_keys_of_the_same_name_apart() {
+    let text = "[DEFAULT]\ntransport_url = a\n[notifications]\ntransport_url = b\n\
+                [DEFAULT]\ntransport_url = c\n";
+    assert_eq!(
+        batched(
+            text,
+            &[
+                ("notifications", "transport_url", "d"),
+                ("DEFAULT", "transport_url", "e"),
+                ("other", "transport_url", "f"),
+            ]
+        ),
+        "[DEFAULT]\ntransport_url = e\n[notifications]\ntransport_url = d\n[DEFAULT]\n\
+         \n[other]\ntransport_url = f\n"
+    );
+}
+
 #[test]
 fn parse_errors_name_the_line() {
     let continuation = "indented line continues no `key = value` assignment (a blank line, a \
@@ -407,6 +605,82 @@ fn edit() -> impl Strategy<Value = (&'static str, &'static str, String)> {
     )
 }
 
+/// Edits for batches: sections that exist in generated documents or not, keys that collide,
+/// and values that often repeat one another.
+fn batch_edit() -> impl Strategy<Value = (&'static str, &'static str, String)> {
+    (
+        select(&["DEFAULT", "oslo_messaging_rabbit", "pci", "new_a", "new_b"][..]),
+        select(&["debug", "transport_url", "alias", "a", "b", "c"][..]),
+        prop_oneof![
+            select(&["1", "a", "x=y"][..]).prop_map(str::to_owned),
+            "[a-z0-9:/=]{1,6}",
+        ],
+    )
+}
+
+/// Generated documents, half of them followed by blank lines and assignments of repeated keys:
+/// a document that ends with assignments a batch removes is where the order of its removals,
+/// insertions and appended sections matters most.
+fn batch_document() -> impl Strategy<Value = String> {
+    let line = prop_oneof![
+        Just(None),
+        (select(KEYS), "[a-z0-9]{0,3}").prop_map(|(k, v)| Some(format!("{k} = {v}"))),
+    ];
+    let tail = (
+        proptest::option::of(select(SECTIONS)),
+        proptest::collection::vec(line, 1..6),
+        any::<bool>(),
+    );
+    prop_oneof![
+        document(),
+        (document(), tail).prop_map(|(mut text, (header, lines, final_eol))| {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let in_section = parse(&text)
+                .items
+                .iter()
+                .any(|item| matches!(item, Item::Header { .. }));
+            let header = header.or((!in_section).then_some("DEFAULT"));
+            let lines = header
+                .map(|section| format!("[{section}]"))
+                .into_iter()
+                .chain(lines.into_iter().map(Option::unwrap_or_default));
+            text.push_str(&lines.collect::<Vec<_>>().join("\n"));
+            if final_eol {
+                text.push('\n');
+            }
+            text
+        }),
+    ]
+}
+
+/// A generated document with a list of edits, some of which give an assignment of the document
+/// the value it already holds.
+fn document_and_edits() -> impl Strategy<Value = (String, Vec<(String, String, String)>)> {
+    batch_document().prop_flat_map(|text| {
+        let doc = parse(&text);
+        let mut section = String::new();
+        let mut existing = Vec::new();
+        for item in &doc.items {
+            match item {
+                Item::Header { name, .. } => section.clone_from(name),
+                Item::Entry { key, value, .. } if !value.contains('\n') => {
+                    existing.push((section.clone(), key.clone(), value.clone()));
+                }
+                _ => {}
+            }
+        }
+        let fresh = batch_edit().prop_map(|(s, k, v)| (s.to_owned(), k.to_owned(), v));
+        let edit = if existing.is_empty() {
+            fresh.boxed()
+        } else {
+            prop_oneof![3 => fresh, 1 => select(existing)].boxed()
+        };
+        (Just(text), proptest::collection::vec(edit, 0..30))
+    })
+}
+
 /// Texts of the items that are not assignments of `section.key`.
 fn unmanaged(doc: &IniDocument, section: &str, key: &str) -> Vec<String> {
     let managed: Vec<usize> = doc.entries(section, key).collect();
@@ -472,5 +746,23 @@ proptest! {
             prop_assert!(tail == [header.clone()] || tail == ["\n".to_owned(), header], "{tail:?}");
         }
         prop_assert_eq!(after_doc.get(s, k), vec![v]);
+    }
+}
+
+proptest! {
+    // More cases than the default: some orders of removals, insertions and appended sections
+    // take a document ending in a particular way and several edits in a particular order.
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn prop_set_all_is_sequential_set((text, edits) in document_and_edits()) {
+        let mut sequential = parse(&text);
+        for (s, k, v) in &edits {
+            sequential.set(s, k, v);
+        }
+        let mut batch = parse(&text);
+        batch.set_all(edits.iter().map(|(s, k, v)| (s.as_str(), k.as_str(), v.as_str())));
+        prop_assert_eq!(batch.render(), sequential.render());
+        prop_assert_eq!(batch, sequential);
     }
 }
