@@ -168,13 +168,16 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
         }
         FileFormat::Ini => {
             let mut doc = IniDocument::parse(text).map_err(in_base)?;
-            for edit in edits {
-                if let (ItemKey::Ini { section, key }, ItemValue::Text(v)) =
-                    (&edit.item, &edit.value)
-                {
-                    doc.set(section, key, v);
-                }
-            }
+            doc.set_all(
+                edits
+                    .iter()
+                    .filter_map(|edit| match (&edit.item, &edit.value) {
+                        (ItemKey::Ini { section, key }, ItemValue::Text(v)) => {
+                            Some((section.as_str(), key.as_str(), v.as_str()))
+                        }
+                        _ => None,
+                    }),
+            );
             let out = doc.render();
             IniDocument::parse(&out).map_err(|e| rerender(file, e))?;
             out
