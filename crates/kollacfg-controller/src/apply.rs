@@ -166,14 +166,14 @@ fn workload_api(client: &Client, namespace: &str, kind: WorkloadKind) -> Api<Dyn
 
 /// Sets `kollacfg.dev/config-hash` on each workload's pod template where it differs, as an
 /// apply that sets nothing else (so kollacfg owns only that annotation). A workload that does
-/// not exist is skipped with a warning. Returns how many were annotated.
+/// not exist is skipped with a warning. Returns the `Kind/name` of each one annotated.
 pub async fn annotate_workloads(
     client: &Client,
     namespace: &str,
     rollout: &[RolloutRef],
     hash: &str,
-) -> Result<usize> {
-    let mut written = 0;
+) -> Result<Vec<String>> {
+    let mut written = Vec::new();
     for workload in rollout {
         let kind = workload.kind.as_str();
         let object = format!("{namespace}/{}", workload.name);
@@ -210,7 +210,7 @@ pub async fn annotate_workloads(
                 source,
             })?;
         tracing::info!(kind, object, hash, "rollout annotated");
-        written += 1;
+        written.push(format!("{kind}/{}", workload.name));
     }
     Ok(written)
 }

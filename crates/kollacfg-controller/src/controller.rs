@@ -10,13 +10,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kollacfg_api::{AnyResource, KollaConfig};
 use kube::runtime::controller::Action;
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
 
-use crate::apply;
-use crate::build::{self, Inputs};
+use crate::build::{self, Inputs, FIELD_MANAGER};
 use crate::error::{Error, Result};
 use crate::stores::Stores;
+use crate::{apply, events};
 
 /// How often a rendered KollaConfig is checked again without any change (drift of the output
 /// is also caught by the output watch). Such a pass writes nothing when nothing changed.
@@ -78,12 +79,15 @@ pub struct Context {
     pub backoff: Backoff,
     /// The clock condition transitions are stamped with.
     pub clock: fn() -> Time,
+    /// Sends the events of [`crate::events`].
+    pub recorder: Recorder,
 }
 
 impl Context {
     /// A context reading the system clock.
     pub fn new(client: Client, stores: Stores) -> Self {
         Self {
+            recorder: Recorder::new(client.clone(), FIELD_MANAGER.into()),
             client,
             stores,
             backoff: Backoff::default(),
@@ -101,6 +105,8 @@ pub struct Writes {
     pub workloads: usize,
     /// Statuses written (the KollaConfig's and the fragments').
     pub statuses: usize,
+    /// Events sent.
+    pub events: usize,
 }
 
 /// Reconciles one KollaConfig. An invalid spec, a missing base or an oversized output is
@@ -132,11 +138,15 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
     });
     // Apply: the output first, then the workloads that read it.
     let mut writes = Writes::default();
+    let mut output_written = false;
+    let mut annotated = Vec::new();
     if let Some(output) = &built.output {
-        writes.output = usize::from(apply::apply_output(&ctx.client, output).await?);
+        output_written = apply::apply_output(&ctx.client, output).await?;
+        writes.output = usize::from(output_written);
         if let Some(hash) = &built.rollout_hash {
-            writes.workloads =
+            annotated =
                 apply::annotate_workloads(&ctx.client, &namespace, &kc.spec.rollout, hash).await?;
+            writes.workloads = annotated.len();
         }
     }
     // Status.
@@ -153,6 +163,10 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
                 usize::from(apply::write_fragment_status(&ctx.client, fragment, status).await?);
         }
     }
+    // Events, on transitions only; best effort.
+    let notices = events::notices(kc, &built, &fragments, output_written, &annotated);
+    writes.events = notices.len();
+    events::publish(&ctx.recorder, notices).await;
     if let Some(why) = &built.degraded {
         tracing::warn!(reason = why.reason(), "not rendered; waiting for a change");
         return Ok((Action::await_change(), writes));

@@ -102,6 +102,7 @@ pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
         }
     }
     let ctx = Context {
+        recorder: kube::runtime::events::Recorder::new(client.clone(), "kollacfg".into()),
         client,
         stores,
         backoff: Backoff::default(),
@@ -124,11 +125,16 @@ pub struct Step {
     pub uri: String,
     /// The answer's HTTP status.
     pub code: u16,
-    /// The answer's body.
+    /// The answer's body; `Null` answers with the request's own body.
     pub body: Value,
 }
 
 impl Step {
+    /// Expect `method uri`, answer 200 with the request's own body.
+    pub fn echo(method: Method, uri: &str) -> Self {
+        Self::new(method, uri, 200, Value::Null)
+    }
+
     /// Expect `method uri`, answer `code` with `body`.
     pub fn new(method: Method, uri: &str, code: u16, body: Value) -> Self {
         Self {
@@ -182,10 +188,15 @@ impl ApiServerVerifier {
                 (&step.method, step.uri.as_str()),
                 "unexpected request; received so far: {seen:#?}"
             );
+            let answer = if step.body.is_null() {
+                bytes.to_vec()
+            } else {
+                serde_json::to_vec(&step.body).unwrap()
+            };
             send.send_response(
                 Response::builder()
                     .status(step.code)
-                    .body(Body::from(serde_json::to_vec(&step.body).unwrap()))
+                    .body(Body::from(answer))
                     .unwrap(),
             );
             seen.push(Seen { method, uri, body });

@@ -6,6 +6,7 @@ pub mod build;
 pub mod conditions;
 pub mod controller;
 pub mod error;
+pub mod events;
 pub mod hash;
 pub mod runtime;
 pub mod stores;

@@ -27,6 +27,7 @@ const CO_URI: &str = "/apis/kollacfg.dev/v1alpha1/namespaces/openstack/configove
 const RL_URI: &str =
     "/apis/kollacfg.dev/v1alpha1/namespaces/openstack/rabbitlistenerpolicies/keepalive";
 const SSA: &str = "?&force=true&fieldManager=kollacfg";
+const EVENTS_URI: &str = "/apis/events.k8s.io/v1/namespaces/openstack/events?";
 
 fn base_secret() -> Value {
     let data: BTreeMap<String, Vec<u8>> =
@@ -118,6 +119,9 @@ async fn first_pass() -> (Vec<Seen>, Value) {
             200,
             serde_json::to_value(&frags[0]).unwrap(),
         ),
+        Step::echo(Method::POST, EVENTS_URI),
+        Step::echo(Method::POST, EVENTS_URI),
+        Step::echo(Method::POST, EVENTS_URI),
     ];
     let (result, seen) = pass(kc, frags, script).await;
     let (action, writes) = result.expect("first pass failed");
@@ -127,7 +131,8 @@ async fn first_pass() -> (Vec<Seen>, Value) {
         Writes {
             output: 1,
             workloads: 1,
-            statuses: 3
+            statuses: 3,
+            events: 3,
         }
     );
     let output = seen[2].body.clone();
@@ -170,6 +175,32 @@ async fn first_pass_applies_the_output_the_rollout_and_the_statuses() {
     assert_eq!(seen[6].body["kind"], "ConfigOverride");
     assert_eq!(seen[6].body["status"]["observedGeneration"], 2);
     assert_eq!(seen[7].body["kind"], "RabbitListenerPolicy");
+    let events: Vec<(&str, &str)> = seen[8..]
+        .iter()
+        .map(|s| {
+            (
+                s.body["type"].as_str().unwrap(),
+                s.body["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("Normal", "Rendered"),
+            ("Normal", "OutputWritten"),
+            ("Normal", "RolloutTriggered")
+        ]
+    );
+    for event in &seen[8..] {
+        assert_eq!(event.body["regarding"]["kind"], "KollaConfig");
+        assert_eq!(event.body["reportingController"], "kollacfg");
+        let note = event.body["note"].as_str().unwrap();
+        assert!(
+            !note.contains("listeners"),
+            "an event shows file content: {note}"
+        );
+    }
 }
 
 /// The world as the first pass left it.
@@ -226,10 +257,13 @@ async fn hand_edited_output_is_restored_and_nothing_else_is_written() {
         Step::new(Method::GET, OUTPUT_URI, 200, edited),
         Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
         Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
+        Step::echo(Method::POST, EVENTS_URI),
     ];
     let (result, seen) = pass(kc, frags, script).await;
     let (_, writes) = result.expect("restoring pass failed");
     assert_eq!(writes.output, 1);
+    assert_eq!(writes.events, 1);
+    assert_eq!(seen[4].body["reason"], "OutputWritten");
     assert_eq!(writes.statuses + writes.workloads, 0);
     assert_eq!(seen[2].body, output, "the same apply as the first pass");
 }
