@@ -36,7 +36,8 @@ impl State {
     }
 }
 
-/// One condition to report, before timestamps are decided.
+/// One condition to report, before timestamps are decided. The message is never empty: the
+/// API server refuses a status apply whose condition message is empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Desired {
     /// The condition type (`Ready`, `Degraded`, ...).

@@ -79,7 +79,12 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
             );
             let desired = vec![
                 Desired::new(CONDITION_READY, State::True, "Rendered", message),
-                Desired::new(CONDITION_DEGRADED, State::False, "Rendered", ""),
+                Desired::new(
+                    CONDITION_DEGRADED,
+                    State::False,
+                    "Rendered",
+                    "the output holds the current render",
+                ),
             ];
             (files, names, count, desired)
         }
@@ -139,6 +144,15 @@ fn degraded_message(rendered: &Rendered, kind: &str, output: &str) -> String {
     }
 }
 
+fn valid() -> Desired {
+    Desired::new(
+        CONDITION_INVALID,
+        State::False,
+        "Valid",
+        "the engine accepts its values",
+    )
+}
+
 /// The status of fragment `id` of `kc` after `rendered`; `previous` are its stored conditions.
 pub fn fragment_status(
     id: &ResourceRef,
@@ -158,7 +172,14 @@ pub fn fragment_status(
             format!("KollaConfig {target} was not written ({why}); see its Degraded condition"),
         )
     };
-    let unknown = |type_| Desired::new(type_, State::Unknown, "NotRendered", "");
+    let unknown = |type_| {
+        Desired::new(
+            type_,
+            State::Unknown,
+            "NotRendered",
+            "not evaluated: the target was not rendered",
+        )
+    };
     let desired = match rendered {
         Rendered::Ok(out) | Rendered::TooLarge(out, _) => {
             let mut with: Vec<String> = out
@@ -178,7 +199,12 @@ pub fn fragment_status(
             with.sort();
             with.dedup();
             let conflicted = if with.is_empty() {
-                Desired::new(CONDITION_CONFLICTED, State::False, "NoConflict", "")
+                Desired::new(
+                    CONDITION_CONFLICTED,
+                    State::False,
+                    "NoConflict",
+                    "no other fragment sets its items at its precedence to other values",
+                )
             } else {
                 Desired::new(
                     CONDITION_CONFLICTED,
@@ -220,11 +246,7 @@ pub fn fragment_status(
                     "it sets no item that a fragment of higher precedence does not set",
                 )
             };
-            vec![
-                ready,
-                Desired::new(CONDITION_INVALID, State::False, "Valid", ""),
-                conflicted,
-            ]
+            vec![ready, valid(), conflicted]
         }
         Rendered::Invalid(issues) => {
             let mine: Vec<String> = issues
@@ -233,11 +255,7 @@ pub fn fragment_status(
                 .map(|i| format!("{}: {}", i.field, i.reason))
                 .collect();
             if mine.is_empty() {
-                vec![
-                    not_rendered(),
-                    Desired::new(CONDITION_INVALID, State::False, "Valid", ""),
-                    unknown(CONDITION_CONFLICTED),
-                ]
+                vec![not_rendered(), valid(), unknown(CONDITION_CONFLICTED)]
             } else {
                 vec![
                     Desired::new(

@@ -57,12 +57,14 @@ fn base() -> BTreeMap<String, Vec<u8>> {
 }
 
 fn run(kc: &KollaConfig, frags: &[AnyResource], base: Base, now: i64) -> Built {
-    build(&Inputs {
+    let built = build(&Inputs {
         kolla_config: kc,
         fragments: frags,
         base,
         now: at(now),
-    })
+    });
+    assert_messages(&built);
+    built
 }
 
 /// The same resource with `status` set, as if read back from the API server.
@@ -70,6 +72,26 @@ fn with_status<T: serde::Serialize>(resource: &AnyResource, status: &T) -> AnyRe
     let mut value = serde_json::to_value(resource).unwrap();
     value["status"] = serde_json::to_value(status).unwrap();
     parse_documents(&value.to_string()).unwrap().remove(0)
+}
+
+/// Every condition of every status in `built`.
+fn all_conditions(built: &Built) -> Vec<&Condition> {
+    let target = built.status.conditions.iter();
+    target
+        .chain(
+            built
+                .fragments
+                .iter()
+                .flat_map(|(_, s)| s.conditions.iter()),
+        )
+        .collect()
+}
+
+/// The API server refuses an applied condition with an empty message.
+fn assert_messages(built: &Built) {
+    for c in all_conditions(built) {
+        assert!(!c.message.is_empty(), "empty message in {c:?}");
+    }
 }
 
 fn condition<'a>(list: &'a [Condition], type_: &str) -> &'a Condition {
