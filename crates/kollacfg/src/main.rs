@@ -56,8 +56,30 @@ enum Command {
     },
     /// Print every CustomResourceDefinition as YAML.
     Crds,
-    /// Run the controller in a cluster.
-    Run,
+    /// Run the controller in a cluster: render every KollaConfig into its Secret or ConfigMap
+    /// and keep it current. The cluster comes from KUBECONFIG, ~/.kube/config or the pod's
+    /// service account; logs go to stderr, filtered by RUST_LOG (default info).
+    Run {
+        /// Watch only this namespace (default: all namespaces).
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// How many KollaConfigs are reconciled at once.
+        #[arg(long, value_name = "N", default_value_t = 4,
+              value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// Log line format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -120,9 +142,26 @@ fn main() -> ExitCode {
             print!("{}", kollacfg_api::crds_yaml());
             ExitCode::SUCCESS
         }
-        Command::Run => {
-            eprintln!("error: the controller (`kollacfg run`) is not part of this build yet");
-            ExitCode::from(2)
+        Command::Run {
+            namespace,
+            concurrency,
+            log_format,
+        } => {
+            kollacfg_controller::telemetry::init(match log_format {
+                LogFormat::Text => kollacfg_controller::LogFormat::Text,
+                LogFormat::Json => kollacfg_controller::LogFormat::Json,
+            });
+            let settings = kollacfg_controller::Settings {
+                namespace,
+                concurrency,
+            };
+            match kollacfg_controller::run_blocking(settings) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
     }
 }
