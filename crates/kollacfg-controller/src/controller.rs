@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -16,6 +16,7 @@ use kube::{Client, ResourceExt};
 
 use crate::build::{self, Inputs, FIELD_MANAGER};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::stores::Stores;
 use crate::{apply, events};
 
@@ -81,6 +82,8 @@ pub struct Context {
     pub clock: fn() -> Time,
     /// Sends the events of [`crate::events`].
     pub recorder: Recorder,
+    /// Counters and readiness for `/metrics` and `/readyz`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -92,6 +95,7 @@ impl Context {
             stores,
             backoff: Backoff::default(),
             clock: || Time(Timestamp::now()),
+            metrics: Arc::default(),
         }
     }
 }
@@ -114,10 +118,21 @@ pub struct Writes {
 /// backoff by [`error_policy`]).
 #[tracing::instrument(skip_all, fields(namespace = kc.namespace(), name = kc.name_any()))]
 pub async fn reconcile(kc: Arc<KollaConfig>, ctx: Arc<Context>) -> Result<Action> {
-    let (action, writes) = reconcile_once(&kc, &ctx).await?;
-    ctx.backoff.reset(&ObjectRef::from_obj(&*kc));
-    tracing::debug!(?writes, "reconciled");
-    Ok(action)
+    ctx.metrics.reconciles.inc();
+    let started = Instant::now();
+    let result = reconcile_once(&kc, &ctx).await;
+    ctx.metrics.observe(started.elapsed());
+    match result {
+        Ok((action, writes)) => {
+            ctx.backoff.reset(&ObjectRef::from_obj(&*kc));
+            tracing::debug!(?writes, "reconciled");
+            Ok(action)
+        }
+        Err(e) => {
+            ctx.metrics.failure(e.reason());
+            Err(e)
+        }
+    }
 }
 
 /// One pass of the pipeline; returns the next action and what was written.
@@ -143,15 +158,24 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
     if let Some(output) = &built.output {
         output_written = apply::apply_output(&ctx.client, output).await?;
         writes.output = usize::from(output_written);
+        if output_written {
+            ctx.metrics.write(output.kind(), "apply");
+        }
         if let Some(hash) = &built.rollout_hash {
             annotated =
                 apply::annotate_workloads(&ctx.client, &namespace, &kc.spec.rollout, hash).await?;
             writes.workloads = annotated.len();
+            for workload in &annotated {
+                let kind = workload.split('/').next().unwrap_or_default();
+                ctx.metrics.write(kind, "annotation");
+            }
         }
     }
     // Status.
-    writes.statuses +=
-        usize::from(apply::write_target_status(&ctx.client, kc, &built.status).await?);
+    if apply::write_target_status(&ctx.client, kc, &built.status).await? {
+        writes.statuses += 1;
+        ctx.metrics.write("KollaConfig", "status");
+    }
     let by_id: HashMap<(&str, &str), &AnyResource> = fragments
         .iter()
         .map(|f| (f.kind(), f.metadata().name.as_deref().unwrap_or_default()))
@@ -159,13 +183,18 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         .collect();
     for (id, status) in &built.fragments {
         if let Some(fragment) = by_id.get(&(id.kind.as_str(), id.name.as_str())) {
-            writes.statuses +=
-                usize::from(apply::write_fragment_status(&ctx.client, fragment, status).await?);
+            if apply::write_fragment_status(&ctx.client, fragment, status).await? {
+                writes.statuses += 1;
+                ctx.metrics.write(fragment.kind(), "status");
+            }
         }
     }
     // Events, on transitions only; best effort.
     let notices = events::notices(kc, &built, &fragments, output_written, &annotated);
     writes.events = notices.len();
+    for _ in &notices {
+        ctx.metrics.write("Event", "event");
+    }
     events::publish(&ctx.recorder, notices).await;
     if let Some(why) = &built.degraded {
         tracing::warn!(reason = why.reason(), "not rendered; waiting for a change");

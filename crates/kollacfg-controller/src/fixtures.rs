@@ -107,6 +107,7 @@ pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
         stores,
         backoff: Backoff::default(),
         clock,
+        metrics: Arc::default(),
     };
     (Arc::new(ctx), ApiServerVerifier(handle))
 }

@@ -8,6 +8,8 @@ pub mod controller;
 pub mod error;
 pub mod events;
 pub mod hash;
+pub mod http;
+pub mod metrics;
 pub mod runtime;
 pub mod stores;
 pub mod telemetry;

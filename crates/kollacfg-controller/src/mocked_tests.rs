@@ -74,14 +74,25 @@ async fn pass(
     frags: Vec<AnyResource>,
     script: Vec<Step>,
 ) -> (Result<(Action, Writes), Error>, Vec<Seen>) {
+    let (result, seen, _) = pass_with_metrics(kc, frags, script).await;
+    (result, seen)
+}
+
+/// [`pass`], also returning the metrics text after it.
+async fn pass_with_metrics(
+    kc: KollaConfig,
+    frags: Vec<AnyResource>,
+    script: Vec<Step>,
+) -> (Result<(Action, Writes), Error>, Vec<Seen>, String) {
     let (ctx, verifier) = context(&frags);
     let server = tokio::spawn(verifier.run(script));
     let result = tokio::time::timeout(Duration::from_secs(10), reconcile_once(&kc, &ctx))
         .await
         .expect("the reconcile hung");
+    let metrics = ctx.metrics.render();
     drop(ctx);
     let seen = server.await.expect("the mocked API server failed");
-    (result, seen)
+    (result, seen, metrics)
 }
 
 /// First pass over a fresh world: returns the statuses it wrote and the output it applied.
@@ -123,8 +134,17 @@ async fn first_pass() -> (Vec<Seen>, Value) {
         Step::echo(Method::POST, EVENTS_URI),
         Step::echo(Method::POST, EVENTS_URI),
     ];
-    let (result, seen) = pass(kc, frags, script).await;
+    let (result, seen, metrics) = pass_with_metrics(kc, frags, script).await;
     let (action, writes) = result.expect("first pass failed");
+    for line in [
+        "kollacfg_api_writes_total{kind=\"Secret\",write=\"apply\"} 1",
+        "kollacfg_api_writes_total{kind=\"StatefulSet\",write=\"annotation\"} 1",
+        "kollacfg_api_writes_total{kind=\"KollaConfig\",write=\"status\"} 1",
+        "kollacfg_api_writes_total{kind=\"ConfigOverride\",write=\"status\"} 1",
+        "kollacfg_api_writes_total{kind=\"Event\",write=\"event\"} 3",
+    ] {
+        assert!(metrics.contains(line), "no {line} in {metrics}");
+    }
     assert_eq!(action, Action::requeue(RESYNC));
     assert_eq!(
         writes,
@@ -229,9 +249,10 @@ async fn second_pass_over_the_same_world_sends_no_write() {
         Step::new(Method::GET, OUTPUT_URI, 200, output),
         Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
     ];
-    let (result, seen) = pass(kc, frags, script).await;
+    let (result, seen, metrics) = pass_with_metrics(kc, frags, script).await;
     let (action, writes) = result.expect("second pass failed");
     assert_eq!(writes, Writes::default());
+    assert!(!metrics.contains("kollacfg_api_writes_total{"), "{metrics}");
     assert_eq!(action, Action::requeue(RESYNC));
     let reads: Vec<(&Method, &str)> = seen.iter().map(|s| (&s.method, s.uri.as_str())).collect();
     assert_eq!(

@@ -2,6 +2,7 @@
 //! kind, the controller with its watches (KollaConfigs, fragments, Secrets, ConfigMaps), and a
 //! graceful shutdown on SIGTERM/SIGINT. The first reconcile waits until every cache is full.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::{future::BoxFuture, FutureExt, StreamExt};
@@ -25,6 +26,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// How many KollaConfigs are reconciled at once.
     pub concurrency: u16,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` serves nothing.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Why the controller could not run.
@@ -39,6 +42,14 @@ pub enum RunError {
     /// A cache's writer went away before its first full list.
     #[error("a resource cache stopped before it was filled")]
     CacheClosed,
+    /// The metrics address could not be bound.
+    #[error("serving /metrics on {addr}: {source}")]
+    MetricsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Runs the controller until SIGTERM or SIGINT, on its own async runtime.
@@ -125,6 +136,17 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
         .shutdown_on_signal();
 
     let ctx = Arc::new(Context::new(client, stores.clone()));
+    let metrics = ctx.metrics.clone();
+    let serve: BoxFuture<'static, ()> = match settings.metrics_addr {
+        Some(addr) => {
+            let (bound, serve) = crate::http::bind(addr, metrics.clone())
+                .await
+                .map_err(|source| RunError::MetricsBind { addr, source })?;
+            tracing::info!(%bound, "serving /healthz, /readyz and /metrics");
+            serve.boxed()
+        }
+        None => futures::future::pending().boxed(),
+    };
     let control = async move {
         tracing::info!(namespace = ns.unwrap_or("(all)"), "filling the caches");
         stores
@@ -132,6 +154,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
             .await
             .map_err(|_| RunError::CacheClosed)?;
         tracing::info!("caches filled; reconciling");
+        metrics.set_ready(true);
         controller
             .run(reconcile, error_policy, ctx)
             .for_each(|result| async move {
@@ -147,5 +170,6 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
     tokio::select! {
         result = control => result,
         _ = futures::future::join_all(drivers) => Err(RunError::CacheClosed),
+        _ = serve => Ok(()),
     }
 }

@@ -1,0 +1,150 @@
+//! Prometheus metrics: reconciles, failures by reason (the error variant's name), reconcile
+//! duration, and API writes by kind. Rendered in the text format for `/metrics`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Label of the failure counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// [`crate::error::Error::reason`].
+    pub reason: String,
+}
+
+/// Labels of the write counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriteLabel {
+    /// The kind written: `Secret`, `ConfigMap`, `StatefulSet`, `KollaConfig`, a fragment kind,
+    /// or `Event`.
+    pub kind: String,
+    /// `apply` (an object), `annotation` (a rollout), `status` or `event`.
+    pub write: String,
+}
+
+/// The controller's metrics and its readiness.
+pub struct Metrics {
+    registry: Registry,
+    /// Reconciles started.
+    pub reconciles: Counter,
+    /// Reconciles failed, by reason.
+    pub failures: Family<ReasonLabel, Counter>,
+    /// Reconcile duration in seconds.
+    pub duration: Histogram,
+    /// API writes, by kind and type of write.
+    pub writes: Family<WriteLabel, Counter>,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let reconciles = Counter::default();
+        let failures = Family::<ReasonLabel, Counter>::default();
+        // 1 ms … ~16 s.
+        let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let writes = Family::<WriteLabel, Counter>::default();
+        let mut registry = Registry::with_prefix("kollacfg");
+        registry.register("reconciles", "Reconciles started", reconciles.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciles failed, by reason",
+            failures.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            duration.clone(),
+        );
+        registry.register(
+            "api_writes",
+            "Write requests sent to the API server, by kind",
+            writes.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            failures,
+            duration,
+            writes,
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one failed reconcile.
+    pub fn failure(&self, reason: &str) {
+        self.failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one write of `kind`.
+    pub fn write(&self, kind: &str, write: &str) {
+        self.writes
+            .get_or_create(&WriteLabel {
+                kind: kind.to_string(),
+                write: write.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records a reconcile's duration.
+    pub fn observe(&self, took: Duration) {
+        self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Marks the controller ready (every cache full) or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Whether every cache is full and reconciles run.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_show_up_in_the_text_format() {
+        let m = Metrics::default();
+        m.reconciles.inc();
+        m.failure("ApplyOutput");
+        m.write("Secret", "apply");
+        m.observe(Duration::from_millis(3));
+        let text = m.render();
+        assert!(text.contains("kollacfg_reconciles_total 1"), "{text}");
+        assert!(
+            text.contains("kollacfg_reconcile_failures_total{reason=\"ApplyOutput\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kollacfg_api_writes_total{kind=\"Secret\",write=\"apply\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kollacfg_reconcile_duration_seconds_count 1"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
