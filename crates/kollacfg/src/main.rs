@@ -70,6 +70,9 @@ enum Command {
         /// Log line format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Address serving /healthz, /readyz and /metrics (Prometheus).
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
     },
 }
 
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
             namespace,
             concurrency,
             log_format,
+            metrics_addr,
         } => {
             kollacfg_controller::telemetry::init(match log_format {
                 LogFormat::Text => kollacfg_controller::LogFormat::Text,
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
             let settings = kollacfg_controller::Settings {
                 namespace,
                 concurrency,
+                metrics_addr: Some(metrics_addr),
             };
             match kollacfg_controller::run_blocking(settings) {
                 Ok(()) => ExitCode::SUCCESS,
