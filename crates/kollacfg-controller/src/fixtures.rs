@@ -85,10 +85,15 @@ pub fn fragments(statuses: &BTreeMap<String, Value>) -> Vec<AnyResource> {
         .collect()
 }
 
+/// A client talking to the returned mock.
+pub fn client() -> (Client, ApiServerVerifier) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    (Client::new(service, "default"), ApiServerVerifier(handle))
+}
+
 /// A context whose client talks to the returned mock, with the fragment stores filled.
 pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "default");
+    let (client, verifier) = client();
     let (stores, mut writers) = Stores::new();
     for f in fragments {
         match f.clone() {
@@ -109,7 +114,7 @@ pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
         clock,
         metrics: Arc::default(),
     };
-    (Arc::new(ctx), ApiServerVerifier(handle))
+    (Arc::new(ctx), verifier)
 }
 
 /// A JSON Status answer.

@@ -9,12 +9,13 @@ pub mod error;
 pub mod events;
 pub mod hash;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod runtime;
 pub mod stores;
 pub mod telemetry;
 
-pub use runtime::{run, run_blocking, RunError, Settings};
+pub use runtime::{run, run_blocking, LeaderElection, RunError, Settings};
 pub use telemetry::LogFormat;
 
 #[cfg(test)]

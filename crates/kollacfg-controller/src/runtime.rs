@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::{future::BoxFuture, FutureExt, StreamExt};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kollacfg_api::{
     AnyResource, ConfigOverride, ErlangVmArgs, KollaConfig, NovaComputePolicy, NovaVifPolicy,
@@ -15,8 +16,11 @@ use kube::runtime::controller::{Config, Controller};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use tokio::sync::{oneshot, watch};
 
 use crate::controller::{error_policy, reconcile, Context};
+use crate::leader::{self, LeaseSettings};
+use crate::metrics::Metrics;
 use crate::stores::{for_fragment_kinds, related_kolla_configs, Stores, TargetMemory};
 
 /// How the controller runs.
@@ -28,6 +32,34 @@ pub struct Settings {
     pub concurrency: u16,
     /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` serves nothing.
     pub metrics_addr: Option<SocketAddr>,
+    /// Run only while holding this Lease (`None`: always run; one replica only).
+    pub leader_election: Option<LeaderElection>,
+}
+
+/// Which Lease the replicas compete for.
+#[derive(Clone, Debug)]
+pub struct LeaderElection {
+    /// Its namespace; default `$POD_NAMESPACE`, else `kollacfg-system`.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+impl LeaderElection {
+    /// The full settings, with this replica's identity from `$POD_NAME`, else `$HOSTNAME`,
+    /// else the process id.
+    pub fn settings(&self) -> LeaseSettings {
+        let namespace = self
+            .namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "kollacfg-system".to_string());
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .map(|host| format!("{host}-{}", std::process::id()))
+            .unwrap_or_else(|_| format!("kollacfg-{}", std::process::id()));
+        LeaseSettings::new(namespace, self.name.clone(), identity)
+    }
 }
 
 /// Why the controller could not run.
@@ -97,20 +129,100 @@ where
     .boxed()
 }
 
-/// Runs the controller with `client` until SIGTERM or SIGINT.
+/// Resolves when SIGTERM or SIGINT arrives (the sender side flips to `true`).
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM ({e}); only SIGINT stops the controller");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        tracing::info!("shutdown requested");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Waits until `shutdown` flips to `true` (or its sender is gone).
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Runs the controller with `client` until SIGTERM or SIGINT. With leader election, only
+/// while holding the Lease: a replica that loses it stops reconciling and stands by again.
 pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
+    let metrics = Arc::new(Metrics::default());
+    let server = match settings.metrics_addr {
+        Some(addr) => {
+            let (bound, serve) = crate::http::bind(addr, metrics.clone())
+                .await
+                .map_err(|source| RunError::MetricsBind { addr, source })?;
+            tracing::info!(%bound, "serving /healthz, /readyz and /metrics");
+            Some(tokio::spawn(serve))
+        }
+        None => None,
+    };
+    let shutdown = shutdown_signal();
+    let result = match settings
+        .leader_election
+        .as_ref()
+        .map(LeaderElection::settings)
+    {
+        None => run_controller(&client, &settings, metrics, shutdown).await,
+        Some(lease) => {
+            let api = Api::<Lease>::namespaced(client.clone(), &lease.namespace);
+            loop {
+                // A standby is doing its job: ready.
+                metrics.set_ready(true);
+                tokio::select! {
+                    _ = leader::acquire(&api, &lease) => {}
+                    _ = stopped(shutdown.clone()) => break Ok(()),
+                }
+                metrics.set_ready(false);
+                let ran = tokio::select! {
+                    ran = run_controller(&client, &settings, metrics.clone(), shutdown.clone()) => Some(ran),
+                    _ = leader::hold(&api, &lease) => None,
+                };
+                if let Some(ran) = ran {
+                    leader::release(&api, &lease).await;
+                    break ran;
+                }
+            }
+        }
+    };
+    if let Some(server) = server {
+        server.abort();
+    }
+    result
+}
+
+/// One controller instance: reflectors, watches and the reconcile loop, until `shutdown`.
+async fn run_controller(
+    client: &Client,
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
     let ns = settings.namespace.as_deref();
     let (stores, writers) = Stores::new();
     let mut drivers: Vec<BoxFuture<'static, ()>> = Vec::new();
     macro_rules! start_reflectors {
         ($($kind:ident => $field:ident),*) => {
-            $(drivers.push(drive(writers.$field, api::<$kind>(&client, ns)));)*
+            $(drivers.push(drive(writers.$field, api::<$kind>(client, ns)));)*
         };
     }
     for_fragment_kinds!(start_reflectors);
 
     let wc = watcher::Config::default();
-    let mut controller = Controller::new(api::<KollaConfig>(&client, ns), wc.clone())
+    let mut controller = Controller::new(api::<KollaConfig>(client, ns), wc.clone())
         .with_config(Config::default().concurrency(settings.concurrency));
     let kolla_configs = controller.store();
     let memory = TargetMemory::default();
@@ -118,7 +230,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
         ($($kind:ident => $field:ident),*) => {
             $(
                 let m = memory.clone();
-                controller = controller.watches(api::<$kind>(&client, ns), wc.clone(), move |f: $kind| {
+                controller = controller.watches(api::<$kind>(client, ns), wc.clone(), move |f: $kind| {
                     m.targets_of(&AnyResource::from(f))
                 });
             )*
@@ -126,27 +238,24 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
     }
     for_fragment_kinds!(watch_fragments);
     let (for_secrets, for_maps) = (kolla_configs.clone(), kolla_configs);
+    // The controller wants a shutdown future that is Sync: a oneshot fed by the signal watch.
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let relay = tokio::spawn(async move {
+        stopped(shutdown).await;
+        let _ = stop_tx.send(());
+    });
     let controller = controller
-        .watches(api::<Secret>(&client, ns), wc.clone(), move |s: Secret| {
+        .watches(api::<Secret>(client, ns), wc.clone(), move |s: Secret| {
             related_kolla_configs(&for_secrets, "Secret", &s)
         })
-        .watches(api::<ConfigMap>(&client, ns), wc, move |c: ConfigMap| {
+        .watches(api::<ConfigMap>(client, ns), wc, move |c: ConfigMap| {
             related_kolla_configs(&for_maps, "ConfigMap", &c)
         })
-        .shutdown_on_signal();
+        .graceful_shutdown_on(stop_rx.map(drop));
 
-    let ctx = Arc::new(Context::new(client, stores.clone()));
-    let metrics = ctx.metrics.clone();
-    let serve: BoxFuture<'static, ()> = match settings.metrics_addr {
-        Some(addr) => {
-            let (bound, serve) = crate::http::bind(addr, metrics.clone())
-                .await
-                .map_err(|source| RunError::MetricsBind { addr, source })?;
-            tracing::info!(%bound, "serving /healthz, /readyz and /metrics");
-            serve.boxed()
-        }
-        None => futures::future::pending().boxed(),
-    };
+    let mut context = Context::new(client.clone(), stores.clone());
+    context.metrics = metrics.clone();
+    let ctx = Arc::new(context);
     let control = async move {
         tracing::info!(namespace = ns.unwrap_or("(all)"), "filling the caches");
         stores
@@ -167,9 +276,10 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
         tracing::info!("shut down");
         Ok(())
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = control => result,
         _ = futures::future::join_all(drivers) => Err(RunError::CacheClosed),
-        _ = serve => Ok(()),
-    }
+    };
+    relay.abort();
+    result
 }
