@@ -73,6 +73,16 @@ enum Command {
         /// Address serving /healthz, /readyz and /metrics (Prometheus).
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
         metrics_addr: std::net::SocketAddr,
+        /// Reconcile only while holding a coordination.k8s.io Lease, so that several replicas
+        /// are safe (only the leader writes).
+        #[arg(long)]
+        leader_elect: bool,
+        /// Namespace of the Lease (default: $POD_NAMESPACE, else kollacfg-system).
+        #[arg(long, value_name = "NS", requires = "leader_elect")]
+        lease_namespace: Option<String>,
+        /// Name of the Lease.
+        #[arg(long, value_name = "NAME", default_value = "kollacfg")]
+        lease_name: String,
     },
 }
 
@@ -150,6 +160,9 @@ fn main() -> ExitCode {
             concurrency,
             log_format,
             metrics_addr,
+            leader_elect,
+            lease_namespace,
+            lease_name,
         } => {
             kollacfg_controller::telemetry::init(match log_format {
                 LogFormat::Text => kollacfg_controller::LogFormat::Text,
@@ -159,6 +172,10 @@ fn main() -> ExitCode {
                 namespace,
                 concurrency,
                 metrics_addr: Some(metrics_addr),
+                leader_election: leader_elect.then_some(kollacfg_controller::LeaderElection {
+                    namespace: lease_namespace,
+                    name: lease_name,
+                }),
             };
             match kollacfg_controller::run_blocking(settings) {
                 Ok(()) => ExitCode::SUCCESS,
