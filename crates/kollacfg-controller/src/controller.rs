@@ -24,6 +24,10 @@ use crate::{apply, events};
 /// is also caught by the output watch). Such a pass writes nothing when nothing changed.
 pub const RESYNC: Duration = Duration::from_secs(600);
 
+/// How long one reconcile may take before it is abandoned as failed (and retried with backoff),
+/// so that a hung API call never blocks a KollaConfig for good.
+pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Per-object exponential backoff: `base`, `2·base`, `4·base`, … up to `cap`; reset by a
 /// successful reconcile.
 pub struct Backoff {
@@ -120,7 +124,9 @@ pub struct Writes {
 pub async fn reconcile(kc: Arc<KollaConfig>, ctx: Arc<Context>) -> Result<Action> {
     ctx.metrics.reconciles.inc();
     let started = Instant::now();
-    let result = reconcile_once(&kc, &ctx).await;
+    let result = tokio::time::timeout(RECONCILE_TIMEOUT, reconcile_once(&kc, &ctx))
+        .await
+        .unwrap_or(Err(Error::Timeout(RECONCILE_TIMEOUT)));
     ctx.metrics.observe(started.elapsed());
     match result {
         Ok((action, writes)) => {

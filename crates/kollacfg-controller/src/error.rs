@@ -66,6 +66,9 @@ pub enum Error {
         /// The API error.
         source: kube::Error,
     },
+    /// The whole reconcile took longer than its time limit (an API call hung).
+    #[error("the reconcile took longer than {0:?}; abandoned")]
+    Timeout(std::time::Duration),
     /// Writing a fragment's status failed.
     #[error("writing the status of {kind} {object}: {source}")]
     WriteFragmentStatus {
@@ -90,6 +93,7 @@ impl Error {
             Self::AnnotateWorkload { .. } => "AnnotateWorkload",
             Self::WriteTargetStatus { .. } => "WriteTargetStatus",
             Self::WriteFragmentStatus { .. } => "WriteFragmentStatus",
+            Self::Timeout(_) => "Timeout",
         }
     }
 }

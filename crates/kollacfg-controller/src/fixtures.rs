@@ -166,7 +166,18 @@ pub struct Seen {
 /// The server side of the mocked client.
 pub struct ApiServerVerifier(tower_test::mock::Handle<Request<Body>, Response<Body>>);
 
+/// A request as received, and the handle to answer it.
+pub type Pending = (
+    Request<Body>,
+    tower_test::mock::SendResponse<Response<Body>>,
+);
+
 impl ApiServerVerifier {
+    /// The next request, unanswered; `None` once the client is gone.
+    pub async fn next(&mut self) -> Option<Pending> {
+        self.0.next_request().await
+    }
+
     /// Answers `script` in order, asserting each request's method and URI, then asserts that no
     /// further request arrives before the client is dropped. Returns what was received.
     pub async fn run(mut self, script: Vec<Step>) -> Vec<Seen> {

@@ -350,3 +350,28 @@ fn backoff_is_capped() {
     assert_eq!(&delays[..8], [5, 10, 20, 40, 80, 160, 300, 300]);
     assert_eq!(delays[39], 300);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_api_call_times_out_and_counts_as_a_failure() {
+    let (ctx, mut verifier) = context(&fragments(&BTreeMap::new()));
+    // Take the first request and never answer it.
+    let server = tokio::spawn(async move {
+        let (request, _never_answered) = verifier.next().await.expect("no request");
+        assert_eq!(request.uri().to_string(), BASE_URI);
+        std::future::pending::<()>().await;
+    });
+    let kc = std::sync::Arc::new(kolla_config(None));
+    let error = crate::controller::reconcile(kc.clone(), ctx.clone())
+        .await
+        .expect_err("a hung call must time out");
+    assert!(matches!(error, Error::Timeout(_)), "{error:?}");
+    assert!(ctx
+        .metrics
+        .render()
+        .contains("kollacfg_reconcile_failures_total{reason=\"Timeout\"} 1"));
+    assert_eq!(
+        error_policy(kc, &error, ctx.clone()),
+        Action::requeue(Duration::from_secs(5))
+    );
+    server.abort();
+}
