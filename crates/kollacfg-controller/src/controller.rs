@@ -162,7 +162,13 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
     let mut output_written = false;
     let mut annotated = Vec::new();
     if let Some(output) = &built.output {
-        output_written = apply::apply_output(&ctx.client, output).await?;
+        output_written = match apply::apply_output(&ctx.client, output).await {
+            Ok(written) => written,
+            Err(e) => {
+                report_write_failure(kc, ctx, &e).await;
+                return Err(e);
+            }
+        };
         writes.output = usize::from(output_written);
         if output_written {
             ctx.metrics.write(output.kind(), "apply");
@@ -207,6 +213,17 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         return Ok((Action::await_change(), writes));
     }
     Ok((Action::requeue(RESYNC), writes))
+}
+
+/// Says in the KollaConfig's status that its output could not be written (best effort: with
+/// the API server down this fails too, and the error is retried anyway).
+async fn report_write_failure(kc: &KollaConfig, ctx: &Context, error: &Error) {
+    let status = build::write_failed_status(kc, error.reason(), &error.to_string(), &(ctx.clock)());
+    match apply::write_target_status(&ctx.client, kc, &status).await {
+        Ok(true) => ctx.metrics.write("KollaConfig", "status"),
+        Ok(false) => {}
+        Err(e) => tracing::debug!("reporting the failed write in status failed too: {e}"),
+    }
 }
 
 /// After a failed reconcile: log it and retry that object after its next backoff delay.

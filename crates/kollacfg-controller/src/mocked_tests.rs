@@ -301,6 +301,13 @@ async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
             409,
             status_body(409, "Conflict"),
         ),
+        // The failure is reported in status before the error is returned.
+        Step::new(
+            Method::PATCH,
+            &format!("{KC_URI}/status{SSA}"),
+            200,
+            serde_json::to_value(&kc).unwrap(),
+        ),
     ];
     let (ctx, verifier) = context(&fragments(&BTreeMap::new()));
     let server = tokio::spawn(verifier.run(script));
@@ -323,7 +330,19 @@ async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
         Action::requeue(Duration::from_secs(5))
     );
     drop(ctx);
-    server.await.unwrap();
+    let seen = server.await.unwrap();
+    let status = &seen[3].body["status"];
+    let degraded = &status["conditions"][0];
+    assert_eq!(degraded["type"], "Degraded");
+    assert_eq!(degraded["status"], "True");
+    assert_eq!(degraded["reason"], "ApplyOutput");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(message.contains("openstack/rabbitmq-config"), "{message}");
+    assert!(
+        message.ends_with("the previous Secret rabbitmq-config stays"),
+        "{message}"
+    );
+    assert_eq!(status["conditions"][1]["reason"], "ApplyOutput");
 }
 
 #[tokio::test]

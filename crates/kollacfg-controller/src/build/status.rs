@@ -112,6 +112,33 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
     }
 }
 
+/// The KollaConfig's status after writing its output failed (`reason`: the error's variant
+/// name): Ready False and Degraded True with `message`; files and contributors stay those of
+/// the output still in place.
+pub fn write_failed_status(
+    kc: &KollaConfig,
+    reason: &'static str,
+    message: &str,
+    now: &Time,
+) -> KollaConfigStatus {
+    let previous = kc.status.clone().unwrap_or_default();
+    let generation = kc.metadata.generation;
+    let message = format!(
+        "{message}; the previous {} {} stays",
+        kc.spec.output.kind.as_str(),
+        kc.output_name()
+    );
+    let desired = vec![
+        Desired::new(CONDITION_READY, State::False, reason, message.clone()),
+        Desired::new(CONDITION_DEGRADED, State::True, reason, message),
+    ];
+    KollaConfigStatus {
+        observed_generation: generation,
+        conditions: resolve(desired, &previous.conditions, generation, now),
+        ..previous
+    }
+}
+
 fn degraded_message(rendered: &Rendered, kind: &str, output: &str) -> String {
     let keeps = format!("the previous {kind} {output} stays");
     match rendered {
