@@ -61,21 +61,26 @@ enum Command {
     /// service account; logs go to stderr, filtered by RUST_LOG (default info).
     Run {
         /// Watch only this namespace (default: all namespaces).
-        #[arg(long, value_name = "NS")]
+        #[arg(long, value_name = "NS", env = "KOLLACFG_NAMESPACE")]
         namespace: Option<String>,
         /// How many KollaConfigs are reconciled at once.
-        #[arg(long, value_name = "N", default_value_t = 4,
+        #[arg(long, value_name = "N", default_value_t = 4, env = "KOLLACFG_CONCURRENCY",
               value_parser = clap::value_parser!(u16).range(1..))]
         concurrency: u16,
         /// Log line format.
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "KOLLACFG_LOG_FORMAT")]
         log_format: LogFormat,
         /// Address serving /healthz, /readyz and /metrics (Prometheus).
-        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+        #[arg(
+            long,
+            value_name = "ADDR",
+            default_value = "0.0.0.0:8080",
+            env = "KOLLACFG_METRICS_ADDR"
+        )]
         metrics_addr: std::net::SocketAddr,
         /// Reconcile only while holding a coordination.k8s.io Lease, so that several replicas
         /// are safe (only the leader writes).
-        #[arg(long)]
+        #[arg(long, env = "KOLLACFG_LEADER_ELECT")]
         leader_elect: bool,
         /// Namespace of the Lease (default: $POD_NAMESPACE, else kollacfg-system).
         #[arg(long, value_name = "NS", requires = "leader_elect")]
