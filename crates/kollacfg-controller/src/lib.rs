@@ -11,6 +11,7 @@ pub mod hash;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod orphans;
 pub mod runtime;
 pub mod stores;
 pub mod telemetry;

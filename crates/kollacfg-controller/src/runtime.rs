@@ -237,7 +237,8 @@ async fn run_controller(
         };
     }
     for_fragment_kinds!(watch_fragments);
-    let (for_secrets, for_maps) = (kolla_configs.clone(), kolla_configs);
+    let (for_secrets, for_maps, for_sweep) =
+        (kolla_configs.clone(), kolla_configs.clone(), kolla_configs);
     // The controller wants a shutdown future that is Sync: a oneshot fed by the signal watch.
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay = tokio::spawn(async move {
@@ -264,15 +265,27 @@ async fn run_controller(
             .map_err(|_| RunError::CacheClosed)?;
         tracing::info!("caches filled; reconciling");
         metrics.set_ready(true);
-        controller
-            .run(reconcile, error_policy, ctx)
-            .for_each(|result| async move {
-                match result {
-                    Ok((object, _)) => tracing::trace!(%object, "reconcile done"),
-                    Err(e) => tracing::debug!("controller: {e}"),
-                }
-            })
-            .await;
+        let sweep_ctx = ctx.clone();
+        // Fragments naming no KollaConfig, once the KollaConfigs are all known too.
+        let sweeper = async move {
+            if for_sweep.wait_until_ready().await.is_ok() {
+                crate::orphans::sweep_forever(&sweep_ctx, for_sweep).await;
+            }
+            futures::future::pending::<()>().await;
+        };
+        let reconciles =
+            controller
+                .run(reconcile, error_policy, ctx)
+                .for_each(|result| async move {
+                    match result {
+                        Ok((object, _)) => tracing::trace!(%object, "reconcile done"),
+                        Err(e) => tracing::debug!("controller: {e}"),
+                    }
+                });
+        tokio::select! {
+            _ = reconciles => {}
+            _ = sweeper => {}
+        }
         tracing::info!("shut down");
         Ok(())
     };

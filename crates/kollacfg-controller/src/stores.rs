@@ -78,6 +78,13 @@ macro_rules! define_stores {
                 out
             }
 
+            /// Every fragment of every kind.
+            pub fn all_fragments(&self) -> Vec<AnyResource> {
+                let mut out = Vec::new();
+                $(out.extend(self.$field.state().iter().map(|f| AnyResource::from((**f).clone())));)*
+                out
+            }
+
             /// Resolves once every store has had its first full list.
             pub async fn wait_until_ready(&self) -> Result<(), WriterDropped> {
                 $(self.$field.wait_until_ready().await?;)*

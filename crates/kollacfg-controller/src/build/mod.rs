@@ -18,7 +18,7 @@ pub use output::{
     desired_output, stored_files_hash, DesiredOutput, ANNOTATION_CONTENT_HASH, FIELD_MANAGER,
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME,
 };
-pub use status::{fragment_status, target_status, write_failed_status, Rendered};
+pub use status::{fragment_status, orphan_status, target_status, write_failed_status, Rendered};
 
 /// The largest output written: the API server refuses objects over 1 MiB.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;

@@ -312,3 +312,35 @@ pub fn fragment_status(
         conditions: resolve(desired, previous, generation, now),
     }
 }
+
+/// The status of a fragment whose `kollaConfigRef` names no KollaConfig in its namespace: not
+/// Ready (`TargetNotFound`), validity and conflicts unknown until the target exists.
+pub fn orphan_status(
+    target: &str,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+) -> FragmentStatus {
+    let unknown = |type_| {
+        Desired::new(
+            type_,
+            State::Unknown,
+            "TargetNotFound",
+            "not evaluated: the KollaConfig it names does not exist",
+        )
+    };
+    let desired = vec![
+        Desired::new(
+            CONDITION_READY,
+            State::False,
+            "TargetNotFound",
+            format!("no KollaConfig named {target:?} in this namespace; waiting for it"),
+        ),
+        unknown(CONDITION_INVALID),
+        unknown(CONDITION_CONFLICTED),
+    ];
+    FragmentStatus {
+        observed_generation: generation,
+        conditions: resolve(desired, previous, generation, now),
+    }
+}
