@@ -209,7 +209,12 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
     }
     events::publish(&ctx.recorder, notices).await;
     if let Some(why) = &built.degraded {
-        tracing::warn!(reason = why.reason(), "not rendered; waiting for a change");
+        // Said once, when the status changes; quiet on the passes after.
+        if writes.statuses > 0 {
+            tracing::warn!(reason = why.reason(), "not rendered; waiting for a change");
+        } else {
+            tracing::debug!(reason = why.reason(), "still not rendered");
+        }
         return Ok((Action::await_change(), writes));
     }
     Ok((Action::requeue(RESYNC), writes))
