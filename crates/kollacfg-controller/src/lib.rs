@@ -1,6 +1,8 @@
 //! kollacfg's controller: the only crate that talks to the API server. Reconciles each
 //! KollaConfig through dereference → build → apply → status; everything before apply is pure.
 
+#![warn(missing_docs)]
+
 pub mod apply;
 pub mod build;
 pub mod conditions;
