@@ -11,7 +11,8 @@
 # Usage: bench/controller/run.sh
 # Environment: SAMPLES (edits per latency measurement, default 150), KEEP=1 keeps the work
 # directory (cluster logs, controller logs, offline renders, results.json), KOLLACFG_BIN (use
-# this binary instead of building one), KUBE_BIN_DIR (as for kube-up.sh).
+# this binary instead of building one), KUBE_BIN_DIR (as for kube-up.sh), CONTROLLER_RUST_LOG
+# (the controller's RUST_LOG, default info), RESULTS_OUT (copy results.json there).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
