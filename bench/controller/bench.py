@@ -577,6 +577,13 @@ def cold_start(args, env, api, watch, expected, namespaces, tag):
         raise RuntimeError(f"{len(missing)} outputs never reached their offline hash, e.g. {missing[:3]}")
     ps_out = ctl.proc_status()
     srv1 = server_cpu(env)
+    # The annotation is the controller's word; check the stored bytes themselves once.
+    with watch.cond:
+        stored = {k: watch.state[k][1] for k in expected}
+    for k, data in stored.items():
+        got = content_hash({n: base64.b64decode(v) for n, v in data.items()})
+        if got != expected[k]:
+            raise RuntimeError(f"{k}: stored files hash {got}, offline render {expected[k]}")
     while not statuses_settled(api, namespaces, len(expected)):
         time.sleep(0.25)
     t_status = time.monotonic()
@@ -602,7 +609,8 @@ def cold_start(args, env, api, watch, expected, namespaces, tag):
     log(f"  cold start ({len(expected)} KollaConfigs): caches filled {fig['caches_filled_s']} s, "
         f"every output byte-equal to the offline render at {fig['all_outputs_s']} s, "
         f"every status Ready at {fig['all_statuses_ready_s']} s (polled every 0.25 s)")
-    log(f"  controller CPU {fig['cpu_s_at_all_outputs']} s until all outputs; "
+    log(f"  CPU until all outputs: controller {fig['cpu_s_at_all_outputs']} s, "
+        f"{', '.join(f'{k} {v} s' for k, v in fig['server_cpu_s_at_all_outputs'].items())}; "
         f"{fig['reconciles']} reconciles (mean {fig['mean_reconcile_ms']} ms), {fig['failures']} failures; writes {fig['writes']}")
     log(f"  VmRSS when the caches were filled {ps_ready['VmRSS'] / 1024:.1f} MiB; "
         f"VmHWM when idle {ps['VmHWM'] / 1024:.1f} MiB; load average {' '.join(la0)} -> {' '.join(fig['loadavg_end'])}")
