@@ -32,7 +32,6 @@ import re
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
