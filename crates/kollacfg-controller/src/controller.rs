@@ -122,6 +122,10 @@ pub struct Writes {
 /// backoff by [`error_policy`]).
 #[tracing::instrument(skip_all, fields(namespace = kc.namespace(), name = kc.name_any()))]
 pub async fn reconcile(kc: Arc<KollaConfig>, ctx: Arc<Context>) -> Result<Action> {
+    // Never render from a partial list: wait until every fragment cache is full.
+    if ctx.stores.wait_until_ready().await.is_err() {
+        return Err(Error::CacheClosed);
+    }
     ctx.metrics.reconciles.inc();
     let started = Instant::now();
     let result = tokio::time::timeout(RECONCILE_TIMEOUT, reconcile_once(&kc, &ctx))

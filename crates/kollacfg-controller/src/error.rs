@@ -5,6 +5,9 @@
 /// server refused or was unreachable): the object is retried with a growing delay.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A fragment cache stopped before its first full list (the controller is shutting down).
+    #[error("a fragment cache stopped before it was filled")]
+    CacheClosed,
     /// The KollaConfig has no namespace (the controller only handles namespaced objects).
     #[error("KollaConfig {0} has no namespace")]
     MissingNamespace(String),
@@ -85,6 +88,7 @@ impl Error {
     /// The variant's name: the metric label and the event reason.
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::CacheClosed => "CacheClosed",
             Self::MissingNamespace(_) => "MissingNamespace",
             Self::ReadBase { .. } => "ReadBase",
             Self::ReadOutput { .. } => "ReadOutput",

@@ -95,17 +95,30 @@ pub fn client() -> (Client, ApiServerVerifier) {
 pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
     let (client, verifier) = client();
     let (stores, mut writers) = Stores::new();
+    // A full first list per kind (Init, InitApply..., InitDone), so the stores are ready.
+    macro_rules! init {
+        ($($kind:ident => $field:ident),*) => {
+            $(writers.$field.apply_watcher_event(&Event::Init);)*
+        };
+    }
+    crate::stores::for_fragment_kinds!(init);
     for f in fragments {
         match f.clone() {
             AnyResource::RabbitListenerPolicy(r) => writers
                 .rabbit_listener_policies
-                .apply_watcher_event(&Event::Apply(r)),
+                .apply_watcher_event(&Event::InitApply(r)),
             AnyResource::ConfigOverride(r) => writers
                 .config_overrides
-                .apply_watcher_event(&Event::Apply(r)),
+                .apply_watcher_event(&Event::InitApply(r)),
             other => panic!("the fixture does not store {}", other.kind()),
         }
     }
+    macro_rules! done {
+        ($($kind:ident => $field:ident),*) => {
+            $(writers.$field.apply_watcher_event(&Event::InitDone);)*
+        };
+    }
+    crate::stores::for_fragment_kinds!(done);
     let ctx = Context {
         recorder: kube::runtime::events::Recorder::new(client.clone(), "kollacfg".into()),
         client,

@@ -42,7 +42,19 @@ pub fn orphans<'a>(kolla_configs: &[&KollaConfig], all: &'a [AnyResource]) -> Ve
 /// One sweep: writes the orphan status of every orphan fragment whose stored status differs.
 /// Returns how many statuses it wrote.
 pub async fn sweep(ctx: &Context, kolla_configs: &[&KollaConfig]) -> Result<usize> {
-    let all = ctx.stores.all_fragments();
+    let targets: HashSet<(Option<&str>, &str)> = kolla_configs
+        .iter()
+        .map(|kc| {
+            (
+                kc.metadata.namespace.as_deref(),
+                kc.metadata.name.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // Copy only the orphans out of the caches, not every fragment.
+    let all = ctx
+        .stores
+        .fragments_where(|namespace, target| !targets.contains(&(namespace, target)));
     let now = (ctx.clock)();
     let mut written = 0;
     for fragment in orphans(kolla_configs, &all) {

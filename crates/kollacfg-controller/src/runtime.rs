@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures::{future::BoxFuture, FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kollacfg_api::{
@@ -106,8 +106,24 @@ where
     }
 }
 
-/// Keeps one store filled from its watch, retrying with backoff on errors.
-fn drive<K>(writer: reflector::store::Writer<K>, api: Api<K>) -> BoxFuture<'static, ()>
+/// How every watch lists: from etcd (`MostRecent`), not from the API server's watch cache, so
+/// that after an API server restart a relist cannot hand back a resource version the server
+/// has already compacted (which would loop on `410 Gone`).
+fn watch_config() -> watcher::Config {
+    watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
+}
+
+/// The watch of one fragment kind, feeding its store and then the controller. The reflector
+/// writes each change into the store before passing it on, so the reconcile it triggers always
+/// sees it. It runs in its own task (returned, to be aborted on shutdown) and hands the changes
+/// over through an unbounded channel, so the caches fill whether or not the controller is busy.
+/// `managedFields` are dropped before caching: the controller never reads them and they are
+/// most of an object's size.
+fn cached_trigger<K>(
+    writer: reflector::store::Writer<K>,
+    api: Api<K>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -117,16 +133,20 @@ where
         + Sync
         + 'static,
 {
-    reflector(
-        writer,
-        watcher(api, watcher::Config::default()).default_backoff(),
-    )
-    .for_each(|event| async move {
-        if let Err(e) = event {
-            tracing::warn!("fragment watch failed (retrying): {e}");
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let stream = watcher(api, watch_config())
+        .default_backoff()
+        .modify(|object: &mut K| object.meta_mut().managed_fields = None);
+    let changes = reflector(writer, stream).touched_objects();
+    tasks.push(tokio::spawn(async move {
+        futures::pin_mut!(changes);
+        while let Some(change) = changes.next().await {
+            if tx.unbounded_send(change).is_err() {
+                break;
+            }
         }
-    })
-    .boxed()
+    }));
+    rx
 }
 
 /// Resolves when SIGTERM or SIGINT arrives (the sender side flips to `true`).
@@ -213,15 +233,9 @@ async fn run_controller(
 ) -> Result<(), RunError> {
     let ns = settings.namespace.as_deref();
     let (stores, writers) = Stores::new();
-    let mut drivers: Vec<BoxFuture<'static, ()>> = Vec::new();
-    macro_rules! start_reflectors {
-        ($($kind:ident => $field:ident),*) => {
-            $(drivers.push(drive(writers.$field, api::<$kind>(client, ns)));)*
-        };
-    }
-    for_fragment_kinds!(start_reflectors);
+    let mut tasks = Vec::new();
 
-    let wc = watcher::Config::default();
+    let wc = watch_config();
     let mut controller = Controller::new(api::<KollaConfig>(client, ns), wc.clone())
         .with_config(Config::default().concurrency(settings.concurrency));
     let kolla_configs = controller.store();
@@ -230,9 +244,10 @@ async fn run_controller(
         ($($kind:ident => $field:ident),*) => {
             $(
                 let m = memory.clone();
-                controller = controller.watches(api::<$kind>(client, ns), wc.clone(), move |f: $kind| {
-                    m.targets_of(&AnyResource::from(f))
-                });
+                controller = controller.watches_stream(
+                    cached_trigger(writers.$field, api::<$kind>(client, ns), &mut tasks),
+                    move |f: $kind| m.targets_of(&AnyResource::from(f)),
+                );
             )*
         };
     }
@@ -289,10 +304,10 @@ async fn run_controller(
         tracing::info!("shut down");
         Ok(())
     };
-    let result = tokio::select! {
-        result = control => result,
-        _ = futures::future::join_all(drivers) => Err(RunError::CacheClosed),
-    };
+    let result: Result<(), RunError> = control.await;
     relay.abort();
+    for task in tasks {
+        task.abort();
+    }
     result
 }

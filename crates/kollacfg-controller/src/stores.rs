@@ -78,10 +78,24 @@ macro_rules! define_stores {
                 out
             }
 
-            /// Every fragment of every kind.
-            pub fn all_fragments(&self) -> Vec<AnyResource> {
+            /// The fragments, of any kind, for which `keep(namespace, kollaConfigRef)` holds;
+            /// only those are copied out of the caches.
+            pub fn fragments_where(
+                &self,
+                keep: impl Fn(Option<&str>, &str) -> bool,
+            ) -> Vec<AnyResource> {
                 let mut out = Vec::new();
-                $(out.extend(self.$field.state().iter().map(|f| AnyResource::from((**f).clone())));)*
+                $(
+                    out.extend(
+                        self.$field
+                            .state()
+                            .iter()
+                            .filter(|f| {
+                                keep(f.metadata.namespace.as_deref(), &f.spec.kolla_config_ref.name)
+                            })
+                            .map(|f| AnyResource::from((**f).clone())),
+                    );
+                )*
                 out
             }
 
