@@ -62,20 +62,7 @@ macro_rules! define_stores {
             pub fn fragments_for(&self, kc: &KollaConfig) -> Vec<AnyResource> {
                 let namespace = kc.metadata.namespace.as_deref();
                 let name = kc.metadata.name.as_deref().unwrap_or_default();
-                let mut out = Vec::new();
-                $(
-                    out.extend(
-                        self.$field
-                            .state()
-                            .iter()
-                            .filter(|f| {
-                                f.spec.kolla_config_ref.name == name
-                                    && f.metadata.namespace.as_deref() == namespace
-                            })
-                            .map(|f| AnyResource::from((**f).clone())),
-                    );
-                )*
-                out
+                self.fragments_where(|ns, target| target == name && ns == namespace)
             }
 
             /// The fragments, of any kind, for which `keep(namespace, kollaConfigRef)` holds;
