@@ -252,9 +252,10 @@ pub async fn write_fragment_status(
     let name = fragment.metadata().name.clone().unwrap_or_default();
     let body = json!({"apiVersion": API_VERSION, "kind": kind, "status": status});
     let (params, patch) = (ssa(), Patch::Apply(body));
+    let sent;
     macro_rules! send {
-        ($($kind:ident),*) => {
-            match fragment {
+        ($($kind:ident => $field:ident),*) => {
+            sent = match fragment {
                 AnyResource::KollaConfig(_) => return Ok(false),
                 $(AnyResource::$kind(_) => Api::<$kind>::namespaced(client.clone(), &namespace)
                     .patch_status(&name, &params, &patch)
@@ -263,16 +264,9 @@ pub async fn write_fragment_status(
             }
         };
     }
-    send!(
-        RabbitPolicy,
-        ErlangVmArgs,
-        NovaVifPolicy,
-        NovaComputePolicy,
-        RabbitListenerPolicy,
-        OsloMessagingPolicy,
-        ConfigOverride
-    )
-    .map_err(|source| Error::WriteFragmentStatus {
+    // One list of fragment kinds for the whole crate.
+    crate::stores::for_fragment_kinds!(send);
+    sent.map_err(|source| Error::WriteFragmentStatus {
         kind,
         object: format!("{namespace}/{name}"),
         source,
