@@ -28,6 +28,13 @@ pub struct WriteLabel {
     pub write: String,
 }
 
+/// Label of the watch error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// The kind watched.
+    pub kind: String,
+}
+
 /// The controller's metrics and its readiness.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +46,8 @@ pub struct Metrics {
     pub duration: Histogram,
     /// API writes, by kind and type of write.
     pub writes: Family<WriteLabel, Counter>,
+    /// Failed list or watch requests, by kind watched (each is retried with a backoff).
+    pub watch_errors: Family<KindLabel, Counter>,
     ready: AtomicBool,
 }
 
@@ -49,6 +58,7 @@ impl Default for Metrics {
         // 1 ms … ~16 s.
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let writes = Family::<WriteLabel, Counter>::default();
+        let watch_errors = Family::<KindLabel, Counter>::default();
         let mut registry = Registry::with_prefix("kollacfg");
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
@@ -66,12 +76,18 @@ impl Default for Metrics {
             "Write requests sent to the API server, by kind",
             writes.clone(),
         );
+        registry.register(
+            "watch_errors",
+            "List or watch requests that failed (and are retried with a backoff), by kind",
+            watch_errors.clone(),
+        );
         Self {
             registry,
             reconciles,
             failures,
             duration,
             writes,
+            watch_errors,
             ready: AtomicBool::new(false),
         }
     }
@@ -93,6 +109,15 @@ impl Metrics {
             .get_or_create(&WriteLabel {
                 kind: kind.to_string(),
                 write: write.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one failed list or watch request of `kind`.
+    pub fn watch_error(&self, kind: &str) {
+        self.watch_errors
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
             })
             .inc();
     }
@@ -130,6 +155,7 @@ mod tests {
         m.reconciles.inc();
         m.failure("ApplyOutput");
         m.write("Secret", "apply");
+        m.watch_error("RabbitPolicy");
         m.observe(Duration::from_millis(3));
         let text = m.render();
         assert!(text.contains("kollacfg_reconciles_total 1"), "{text}");
@@ -139,6 +165,10 @@ mod tests {
         );
         assert!(
             text.contains("kollacfg_api_writes_total{kind=\"Secret\",write=\"apply\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kollacfg_watch_errors_total{kind=\"RabbitPolicy\"} 1"),
             "{text}"
         );
         assert!(

@@ -113,40 +113,66 @@ fn watch_config() -> watcher::Config {
     watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
 }
 
-/// The watch of one fragment kind, feeding its store and then the controller. The reflector
-/// writes each change into the store before passing it on, so the reconcile it triggers always
-/// sees it. It runs in its own task (returned, to be aborted on shutdown) and hands the changes
-/// over through an unbounded channel, so the caches fill whether or not the controller is busy.
-/// `managedFields` are dropped before caching: the controller never reads them and they are
-/// most of an object's size.
-fn cached_trigger<K>(
-    writer: reflector::store::Writer<K>,
-    api: Api<K>,
+/// Runs `changes` (a watch of `K`, with its own backoff) in a task of its own, returned in
+/// `tasks` to be aborted on shutdown, and hands its objects to the controller through an
+/// unbounded channel, so the watch goes on whether or not the controller is busy.
+///
+/// Errors stay here: they are logged and counted, and the watch retries by itself. They must
+/// not reach the controller, which puts all its triggers behind one shared backoff on any
+/// error: one failing watch would stall every trigger, and the errors queued during an API
+/// server outage would be replayed one per backoff period (up to a minute each) after it ended.
+fn forward<K, S>(
+    changes: S,
+    metrics: &Arc<Metrics>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Resource<DynamicType = ()> + Send + 'static,
+    S: futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 {
     let (tx, rx) = futures::channel::mpsc::unbounded();
-    let stream = watcher(api, watch_config())
-        .default_backoff()
-        .modify(|object: &mut K| object.meta_mut().managed_fields = None);
-    let changes = reflector(writer, stream).touched_objects();
+    let metrics = metrics.clone();
+    let kind = K::kind(&()).into_owned();
     tasks.push(tokio::spawn(async move {
         futures::pin_mut!(changes);
         while let Some(change) = changes.next().await {
-            if tx.unbounded_send(change).is_err() {
-                break;
+            match change {
+                Ok(object) => {
+                    if tx.unbounded_send(object).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    metrics.watch_error(&kind);
+                    tracing::warn!(%kind, "watch failed, retrying: {e}");
+                }
             }
         }
     }));
-    rx
+    rx.map(Ok)
+}
+
+/// The watch of every `K` in `api`, with a backoff after errors.
+fn watch<K>(api: Api<K>) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    watcher(api, watch_config()).default_backoff()
+}
+
+/// The watch of every `K` in `api`, kept in `writer`'s store. The reflector writes each change
+/// into the store before passing it on, so the reconcile it triggers always sees it.
+/// `managedFields` are dropped before caching: the controller never reads them and they are
+/// most of an object's size.
+fn cached<K>(
+    writer: reflector::store::Writer<K>,
+    api: Api<K>,
+) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let stream = watch(api).modify(|object: &mut K| object.meta_mut().managed_fields = None);
+    reflector(writer, stream)
 }
 
 /// Resolves when SIGTERM or SIGINT arrives (the sender side flips to `true`).
@@ -235,17 +261,25 @@ async fn run_controller(
     let (stores, writers) = Stores::new();
     let mut tasks = Vec::new();
 
-    let wc = watch_config();
-    let mut controller = Controller::new(api::<KollaConfig>(client, ns), wc.clone())
-        .with_config(Config::default().concurrency(settings.concurrency));
-    let kolla_configs = controller.store();
+    // Every watch runs in a task of its own and passes on objects only (see `forward`).
+    let (kolla_configs, kolla_config_writer) = reflector::store::<KollaConfig>();
+    let mut controller = Controller::for_stream(
+        forward(
+            cached(kolla_config_writer, api::<KollaConfig>(client, ns)).applied_objects(),
+            &metrics,
+            &mut tasks,
+        ),
+        kolla_configs.clone(),
+    )
+    .with_config(Config::default().concurrency(settings.concurrency));
     let memory = TargetMemory::default();
     macro_rules! watch_fragments {
         ($($kind:ident => $field:ident),*) => {
             $(
                 let m = memory.clone();
+                let changes = cached(writers.$field, api::<$kind>(client, ns)).touched_objects();
                 controller = controller.watches_stream(
-                    cached_trigger(writers.$field, api::<$kind>(client, ns), &mut tasks),
+                    forward(changes, &metrics, &mut tasks),
                     move |f: $kind| m.targets_of(&AnyResource::from(f)),
                 );
             )*
@@ -260,13 +294,16 @@ async fn run_controller(
         stopped(shutdown).await;
         let _ = stop_tx.send(());
     });
+    let secrets = watch(api::<Secret>(client, ns)).touched_objects();
+    let config_maps = watch(api::<ConfigMap>(client, ns)).touched_objects();
     let controller = controller
-        .watches(api::<Secret>(client, ns), wc.clone(), move |s: Secret| {
+        .watches_stream(forward(secrets, &metrics, &mut tasks), move |s: Secret| {
             related_kolla_configs(&for_secrets, "Secret", &s)
         })
-        .watches(api::<ConfigMap>(client, ns), wc, move |c: ConfigMap| {
-            related_kolla_configs(&for_maps, "ConfigMap", &c)
-        })
+        .watches_stream(
+            forward(config_maps, &metrics, &mut tasks),
+            move |c: ConfigMap| related_kolla_configs(&for_maps, "ConfigMap", &c),
+        )
         .graceful_shutdown_on(stop_rx.map(drop));
 
     let mut context = Context::new(client.clone(), stores.clone());
