@@ -1,6 +1,7 @@
 //! End to end against a real kube-apiserver 1.20 + etcd (+ kube-controller-manager), built from
 //! Debian's `kubernetes` source package and started on loopback with RBAC by `tests/e2e/`. The
-//! real `kollacfg run` runs as the user `kollacfg-controller`, bound only to `deploy/rbac.yaml`.
+//! real `kollacfg run` runs with a token of the Helm chart's ServiceAccount, after `deploy/` (the
+//! chart's default rendering) is applied: it has the chart's RBAC and nothing else.
 //! Every assertion is on what the server reports.
 //!
 //! `#[ignore]`d in a plain `cargo test`; they need `KOLLACFG_KUBE_BIN`, the servers'
@@ -684,4 +685,61 @@ fn leader_election() {
     );
     eprintln!("e2e: the other replica took over ({:?})", started.elapsed());
     follower.stop();
+}
+
+/// The rows of `kubectl auth can-i --list` (whitespace collapsed), without its header.
+fn permission_rows(listing: &str) -> std::collections::BTreeSet<String> {
+    listing
+        .lines()
+        .skip(1)
+        .map(|row| row.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|row| !row.is_empty())
+        .collect()
+}
+
+/// The chart's RBAC is minimal: what `kubectl auth can-i --list` shows for its ServiceAccount
+/// (which every other scenario runs the controller with, proving the RBAC sufficient), minus
+/// what any ServiceAccount may do without a binding of its own, is exactly
+/// `tests/e2e/expected-permissions.txt`, in another namespace and in the release namespace.
+#[test]
+#[ignore = "needs a real kube-apiserver (tests/run builds it)"]
+fn chart_permissions_are_minimal() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    cluster.kubectl(&["create", "namespace", "e2e-rbac"]);
+    cluster.kubectl(&["create", "serviceaccount", "baseline", "-n", "e2e-rbac"]);
+    let baseline = cluster.dir().join("baseline.kubeconfig");
+    cluster.service_account_kubeconfig("e2e-rbac", "baseline", &baseline);
+    let mut actual = String::new();
+    for namespace in ["e2e-rbac", "kollacfg-system"] {
+        let granted = permission_rows(&cluster.can_i(&["--list", "-n", namespace]));
+        let everyone =
+            permission_rows(&cluster.can_i_with(&baseline, &["--list", "-n", namespace]));
+        assert!(
+            everyone
+                .iter()
+                .any(|row| row.contains("selfsubjectrulesreviews")),
+            "the baseline listing looks wrong: {everyone:?}"
+        );
+        actual.push_str(&format!("[{namespace}]\n"));
+        for row in granted.difference(&everyone) {
+            actual.push_str(row);
+            actual.push('\n');
+        }
+    }
+    let path = repo().join("tests/e2e/expected-permissions.txt");
+    let text = fs::read_to_string(&path).unwrap();
+    let expected: String = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(
+        actual,
+        expected,
+        "the permissions of the chart's ServiceAccount differ from {}",
+        path.display()
+    );
+    eprintln!("e2e: the chart's ServiceAccount has exactly the expected permissions");
 }

@@ -17,12 +17,10 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Whether an unset `KOLLACFG_KUBE_BIN` fails these tests. `tests/run` does not build the
-/// servers yet (this tier joins the suite once every scenario passes reliably); until then an
-/// unset variable skips each test with a message on stderr, so that `tests/run` (which runs
-/// `--include-ignored`) still reaches every other test. Set to `true` together with the line in
-/// `tests/run` that exports the variable.
-const KUBE_BIN_REQUIRED: bool = false;
+/// Whether an unset `KOLLACFG_KUBE_BIN` fails these tests (`tests/run` builds the servers and
+/// exports it) rather than skipping them with a message on stderr. The tests are `#[ignore]`d,
+/// so a plain `cargo test` does not run them.
+const KUBE_BIN_REQUIRED: bool = true;
 
 /// The directory of kube-apiserver, kube-controller-manager and kubectl: `KOLLACFG_KUBE_BIN`,
 /// from `tests/e2e/kube-build.sh`. `None` (after saying so) when it is unset and not required.
@@ -58,8 +56,8 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts etcd and kube-apiserver (and kube-controller-manager), installs the CRDs without
-    /// their CEL rules, and `deploy/rbac.yaml` with its ClusterRole and leader-election Role
-    /// also bound to the user `kollacfg-controller` (the controller's kubeconfig). `None`: no
+    /// their CEL rules, and `deploy/` (the chart's default rendering) with a kubeconfig for
+    /// its ServiceAccount, which the controller runs with. `None`: no
     /// servers to run (see [`KUBE_BIN_REQUIRED`]).
     pub fn start(with_controller_manager: bool) -> Option<Self> {
         let bin = kube_bin()?;
@@ -94,7 +92,7 @@ impl Cluster {
         );
         cluster.env = parse_env(&fs::read_to_string(cluster.path.join("env")).unwrap());
         cluster.install_crds();
-        cluster.install_rbac();
+        cluster.install_chart();
         Some(cluster)
     }
 
@@ -103,9 +101,9 @@ impl Cluster {
         &self.path
     }
 
-    /// The kubeconfig of the user `kollacfg-controller`.
+    /// The kubeconfig the controller runs with: a token of the chart's ServiceAccount.
     pub fn controller_kubeconfig(&self) -> PathBuf {
-        self.path.join("controller.kubeconfig")
+        self.path.join("serviceaccount.kubeconfig")
     }
 
     /// Runs kubectl as the admin.
@@ -223,56 +221,89 @@ impl Cluster {
         ]);
     }
 
-    fn install_rbac(&self) {
-        let rbac = repo().join("deploy/rbac.yaml");
-        self.kubectl(&["apply", "-f", rbac.to_str().unwrap()]);
-        let user = self
-            .env
-            .get("KUBE_CONTROLLER_USER")
-            .cloned()
-            .unwrap_or_else(|| "kollacfg-controller".into());
-        // The same roles as the ServiceAccount's, bound to the user of controller.kubeconfig:
-        // the controller runs with exactly deploy/rbac.yaml's rights, nothing else.
-        self.apply(&format!(
-            "apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: kollacfg-e2e-user
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: kollacfg
-subjects:
-  - apiGroup: rbac.authorization.k8s.io
-    kind: User
-    name: {user}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: kollacfg-e2e-user-leader-election
-  namespace: kollacfg-system
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: kollacfg-leader-election
-subjects:
-  - apiGroup: rbac.authorization.k8s.io
-    kind: User
-    name: {user}
+    /// Installs `deploy/` (`kubectl apply -k`: the Helm chart's default rendering, with its
+    /// Namespace, ServiceAccount, RBAC, Service and Deployment; no pod ever runs, as there is
+    /// no kubelet) and writes `serviceaccount.kubeconfig` with a token of the chart's
+    /// ServiceAccount `kollacfg-system/kollacfg` (TokenRequest API): the controller runs with
+    /// exactly the chart's RBAC, nothing else.
+    fn install_chart(&self) {
+        let deploy = repo().join("deploy");
+        self.kubectl(&["apply", "-k", deploy.to_str().unwrap()]);
+        self.service_account_kubeconfig(
+            "kollacfg-system",
+            "kollacfg",
+            &self.controller_kubeconfig(),
+        );
+        // Sanity: the ServiceAccount is not an admin.
+        assert_eq!(
+            self.can_i(&["delete", "secrets", "-A"]).trim(),
+            "no",
+            "the chart's ServiceAccount may delete secrets"
+        );
+    }
+
+    /// Writes `kubeconfig` with a token of the ServiceAccount `namespace/name` (TokenRequest
+    /// API, valid for a day).
+    pub fn service_account_kubeconfig(&self, namespace: &str, name: &str, kubeconfig: &Path) {
+        let request = r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":86400}}"#;
+        let request_file = self
+            .path
+            .join(format!("token-request-{namespace}-{name}.json"));
+        fs::write(&request_file, request).unwrap();
+        let response = self.kubectl(&[
+            "create",
+            "--raw",
+            &format!("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"),
+            "-f",
+            request_file.to_str().unwrap(),
+        ]);
+        let response: Value = serde_json::from_str(&response).expect("a TokenRequest as JSON");
+        let token = response["status"]["token"]
+            .as_str()
+            .expect("the TokenRequest's status.token");
+        let server = &self.env["KUBE_API_SERVER"];
+        fs::write(
+            kubeconfig,
+            format!(
+                "apiVersion: v1
+kind: Config
+clusters:
+- name: kollacfg-e2e
+  cluster:
+    server: {server}
+    insecure-skip-tls-verify: true
+users:
+- name: {name}
+  user:
+    token: {token}
+contexts:
+- name: {name}@kollacfg-e2e
+  context:
+    cluster: kollacfg-e2e
+    user: {name}
+current-context: {name}@kollacfg-e2e
 "
-        ));
-        // Sanity: the user is not an admin.
+            ),
+        )
+        .unwrap();
+    }
+
+    /// `kubectl auth can-i ARGS` as the controller (the chart's ServiceAccount): its stdout,
+    /// whatever the answer.
+    pub fn can_i(&self, args: &[&str]) -> String {
+        self.can_i_with(&self.controller_kubeconfig(), args)
+    }
+
+    /// `kubectl auth can-i ARGS` with `kubeconfig`: its stdout, whatever the answer.
+    pub fn can_i_with(&self, kubeconfig: &Path, args: &[&str]) -> String {
         let out = Command::new(self.path.join("kubectl"))
-            .args(["auth", "can-i", "delete", "secrets", "-A"])
-            .env("KUBECONFIG", self.controller_kubeconfig())
+            .args(["auth", "can-i"])
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "no",
-            "kollacfg-controller may delete secrets"
-        );
+        String::from_utf8(out.stdout).expect("kubectl prints UTF-8")
     }
 
     /// Stops kube-apiserver alone (SIGTERM), keeps it down for `down`, then starts it again with
