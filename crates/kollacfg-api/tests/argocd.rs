@@ -22,11 +22,10 @@ use kollacfg_api::{check, parse_documents, AnyResource, GROUP, KINDS};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-/// Whether a missing Lua fails the Lua-running tests. While `false`, they print [`SKIP`] and
-/// pass when `lua5.1` or lyaml is missing, so that `tests/run` (which runs `--include-ignored`)
-/// still reaches every other test. Set to `true` together with the line in `tests/run` that
-/// installs `lua5.1` and `lua-yaml`.
-const LUA_REQUIRED: bool = false;
+/// Whether a missing Lua fails the Lua-running tests (instead of printing [`SKIP`] and
+/// passing); `tests/run` installs `lua5.1` and `lua-yaml`. Those tests are `#[ignore]`d in a
+/// plain `cargo test`.
+const LUA_REQUIRED: bool = true;
 
 /// What a Lua-running test prints when it cannot run.
 const SKIP: &str = "SKIP: lua5.1 with lua-yaml is not installed (apt-get install lua5.1 lua-yaml)";

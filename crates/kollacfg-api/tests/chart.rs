@@ -31,11 +31,11 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 /// Whether an unset `KOLLACFG_HELM` fails the tests that need helm (instead of skipping them
-/// with a message). Set to `true` together with the line in `tests/run` that exports it.
-const HELM_REQUIRED: bool = false;
+/// with a message); `tests/run` exports it. Those tests are `#[ignore]`d in a plain `cargo test`.
+const HELM_REQUIRED: bool = true;
 
 /// Whether an unset `KOLLACFG_PYTOOLS` fails the tests that need kubernetes-validate.
-const PYTOOLS_REQUIRED: bool = false;
+const PYTOOLS_REQUIRED: bool = true;
 
 /// The release and namespace of every rendering here, and of `deploy/`.
 const RELEASE: &str = "kollacfg";
