@@ -743,3 +743,165 @@ fn chart_permissions_are_minimal() {
     );
     eprintln!("e2e: the chart's ServiceAccount has exactly the expected permissions");
 }
+
+/// Runs the pinned helm (`KOLLACFG_HELM`, from `tests/tools/helm.sh`) against `cluster` as the
+/// admin, with its own cache, config and data directories under the cluster's.
+fn helm(cluster: &Cluster, args: &[&str]) -> std::process::Output {
+    let bin = std::env::var_os("KOLLACFG_HELM")
+        .expect("KOLLACFG_HELM is not set: export KOLLACFG_HELM=$(tests/tools/helm.sh)");
+    let home = cluster.dir().join("helm");
+    let mut command = std::process::Command::new(bin);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("HELM_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(args)
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env("KUBECONFIG", cluster.admin_kubeconfig())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running helm")
+}
+
+/// The documented CRD upgrade path: Helm installs the chart's `crds/` but never upgrades them;
+/// `kubectl apply --server-side --force-conflicts -f crds/` does, keeping every resource. An
+/// older release is staged as a copy of the chart whose KollaConfig CRD has another short name.
+#[test]
+#[ignore = "needs a real kube-apiserver and helm (tests/run provides them)"]
+fn crd_upgrade_path() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    // Start from no CRDs at all, so that Helm creates them, as on a first install.
+    cluster.kubectl(&["delete", "crd", "--all", "--wait=true"]);
+
+    let old_chart = cluster.dir().join("chart-old");
+    let status = std::process::Command::new("cp")
+        .args(["-r", "--"])
+        .arg(repo().join("charts/kollacfg"))
+        .arg(&old_chart)
+        .status()
+        .unwrap();
+    assert!(status.success(), "copying the chart");
+    for entry in fs::read_dir(old_chart.join("crds")).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let current = Cluster::stripped_crds();
+    let old: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&current)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .filter(|doc| !doc.is_null())
+        .map(|mut doc| {
+            if doc["metadata"]["name"].as_str() == Some("kollaconfigs.kollacfg.dev") {
+                let names = &mut doc["spec"]["names"]["shortNames"];
+                assert_eq!(names[0].as_str(), Some("kcfg"), "kcfg short name");
+                *names = serde_yaml::Value::Sequence(vec!["kcfg-old".into()]);
+            }
+            doc
+        })
+        .collect();
+    assert_eq!(old.len(), 8, "eight CRDs");
+    let old_text: String = old
+        .iter()
+        .map(|doc| format!("---\n{}", serde_yaml::to_string(doc).unwrap()))
+        .collect();
+    fs::write(old_chart.join("crds/crds.yaml"), old_text).unwrap();
+
+    let out = helm(
+        &cluster,
+        &[
+            "install",
+            "kollacfg-upgrade",
+            old_chart.to_str().unwrap(),
+            "--namespace",
+            "kollacfg-upgrade",
+            "--create-namespace",
+            "--wait=false",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "helm install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.kubectl(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout",
+        "60s",
+        "crd",
+        "--all",
+    ]);
+    let short_names = || -> String {
+        cluster.kubectl(&[
+            "get",
+            "crd",
+            "kollaconfigs.kollacfg.dev",
+            "-o",
+            "jsonpath={.spec.names.shortNames}",
+        ])
+    };
+    assert_eq!(short_names(), r#"["kcfg-old"]"#, "the old CRD's short name");
+
+    let ns = "e2e-upgrade";
+    cluster.kubectl(&["create", "namespace", ns]);
+    cluster.apply(&kolla_config(ns, "[]"));
+    let before = cluster.get("kollaconfig", ns, "rabbitmq").unwrap().unwrap();
+
+    // Helm's field manager owns the CRDs' fields: a plain server-side apply is refused.
+    let plain = cluster.kubectl_raw(&["apply", "--server-side", "-f", "-"], Some(&current));
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        !plain.status.success() && stderr.contains("conflict"),
+        "a server-side apply over Helm's CRDs should conflict: {} {stderr}",
+        plain.status
+    );
+    assert_eq!(
+        short_names(),
+        r#"["kcfg-old"]"#,
+        "a refused apply changed the CRD"
+    );
+
+    // The documented command takes them over.
+    cluster.kubectl_in(
+        &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        Some(&current),
+    );
+    assert_eq!(short_names(), r#"["kcfg"]"#, "the upgraded CRD");
+    let after = cluster.get("kollaconfig", ns, "rabbitmq").unwrap().unwrap();
+    assert_eq!(
+        after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+        "the KollaConfig changed during the CRD upgrade"
+    );
+    assert_eq!(after["spec"], before["spec"]);
+    // kubectl's discovery cache still has the old short name.
+    let _ = fs::remove_dir_all(cluster.dir().join("kubectl-cache"));
+    let listed = cluster.kubectl(&["get", "kcfg", "-n", ns, "-o", "name"]);
+    assert_eq!(listed.trim(), "kollaconfig.kollacfg.dev/rabbitmq");
+
+    // helm upgrade leaves the CRDs alone (Helm never upgrades crds/).
+    let out = helm(
+        &cluster,
+        &[
+            "upgrade",
+            "kollacfg-upgrade",
+            old_chart.to_str().unwrap(),
+            "--namespace",
+            "kollacfg-upgrade",
+            "--reuse-values",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "helm upgrade: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(short_names(), r#"["kcfg"]"#, "helm upgrade changed the CRD");
+    eprintln!(
+        "e2e: CRDs installed by Helm upgraded with kubectl apply --server-side --force-conflicts"
+    );
+}

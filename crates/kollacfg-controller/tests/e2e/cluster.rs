@@ -101,6 +101,11 @@ impl Cluster {
         &self.path
     }
 
+    /// The admin's kubeconfig.
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.path.join("admin.kubeconfig")
+    }
+
     /// The kubeconfig the controller runs with: a token of the chart's ServiceAccount.
     pub fn controller_kubeconfig(&self) -> PathBuf {
         self.path.join("serviceaccount.kubeconfig")
@@ -175,7 +180,9 @@ impl Cluster {
         serde_json::from_str(&self.kubectl(&["get", kind, "-A", "-o", "json"])).unwrap()
     }
 
-    fn install_crds(&self) {
+    /// The CRDs of `crds/` without their CEL rules (which this 1.20 server refuses), as one
+    /// YAML stream.
+    pub fn stripped_crds() -> String {
         let mut crds: Vec<PathBuf> = fs::read_dir(repo().join("crds"))
             .expect("crds/")
             .map(|e| e.unwrap().path())
@@ -199,6 +206,11 @@ impl Cluster {
             stripped.push_str("---\n");
             stripped.push_str(&String::from_utf8(out.stdout).unwrap());
         }
+        stripped
+    }
+
+    fn install_crds(&self) {
+        let stripped = Self::stripped_crds();
         self.kubectl_in(
             &[
                 "apply",
