@@ -98,6 +98,43 @@ fn create_workloads(cluster: &Cluster, namespace: &str, kolla_config: &Value) {
     }
 }
 
+/// Applies the seed scenario `examples/<seed>` in `namespace` (base objects, rollout
+/// workloads, then its resources with kubectl), waits until every output object holds exactly
+/// what `kollacfg render` writes offline, every KollaConfig is Ready and every workload has its
+/// config hash. Returns the outputs as (kind, namespace, name).
+fn apply_seed(cluster: &Cluster, seed: &str, namespace: &str) -> Vec<(String, String, String)> {
+    let manifests =
+        example(seed).replace("namespace: openstack", &format!("namespace: {namespace}"));
+    let docs = documents(&manifests);
+    if cluster.get("namespace", "", namespace).unwrap().is_none() {
+        cluster.kubectl(&["create", "namespace", namespace]);
+    }
+    let targets: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "KollaConfig").collect();
+    assert!(!targets.is_empty(), "{seed}: no KollaConfig");
+    for target in &targets {
+        create_base(cluster, namespace, target);
+        create_workloads(cluster, namespace, target);
+    }
+    cluster.apply(&manifests);
+    let offline = world::render_path(&repo().join("examples").join(seed));
+    let mut outputs = Vec::new();
+    for target in &targets {
+        let name = target["metadata"]["name"].as_str().unwrap();
+        let service = target["spec"]["service"].as_str().unwrap();
+        let (kind, output) = output_of(target);
+        let want = &offline[service];
+        wait_output(cluster, &kind, namespace, &output, want);
+        wait_condition(cluster, "kollaconfig", namespace, name, "Ready");
+        for workload in target["spec"]["rollout"].as_array().into_iter().flatten() {
+            let kind = workload["kind"].as_str().unwrap();
+            let name = workload["name"].as_str().unwrap();
+            wait_hash(cluster, kind, namespace, name, None);
+        }
+        outputs.push((kind, namespace.to_string(), output));
+    }
+    outputs
+}
+
 /// Waits until a workload carries a config hash (other than `not`); returns it.
 fn wait_hash(
     cluster: &Cluster,
@@ -379,32 +416,7 @@ fn seeds_edits_and_restart() {
     // 1. Each seed scenario, in a namespace of its own (they reuse names).
     for seed in SEEDS {
         let namespace = format!("e2e-{seed}");
-        let manifests =
-            example(seed).replace("namespace: openstack", &format!("namespace: {namespace}"));
-        let docs = documents(&manifests);
-        cluster.kubectl(&["create", "namespace", &namespace]);
-        let targets: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "KollaConfig").collect();
-        assert!(!targets.is_empty(), "{seed}: no KollaConfig");
-        for target in &targets {
-            create_base(&cluster, &namespace, target);
-            create_workloads(&cluster, &namespace, target);
-        }
-        cluster.apply(&manifests);
-        let offline = world::render_path(&repo().join("examples").join(seed));
-        for target in &targets {
-            let name = target["metadata"]["name"].as_str().unwrap();
-            let service = target["spec"]["service"].as_str().unwrap();
-            let (kind, output) = output_of(target);
-            let want = &offline[service];
-            wait_output(&cluster, &kind, &namespace, &output, want);
-            wait_condition(&cluster, "kollaconfig", &namespace, name, "Ready");
-            for workload in target["spec"]["rollout"].as_array().into_iter().flatten() {
-                let kind = workload["kind"].as_str().unwrap();
-                let name = workload["name"].as_str().unwrap();
-                wait_hash(&cluster, kind, &namespace, name, None);
-            }
-            outputs.push((kind, namespace.clone(), output));
-        }
+        outputs.extend(apply_seed(&cluster, seed, &namespace));
         eprintln!(
             "e2e: seed {seed} byte-equal to the offline render ({:?})",
             started.elapsed()
@@ -697,23 +709,24 @@ fn permission_rows(listing: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// The chart's RBAC is minimal: what `kubectl auth can-i --list` shows for its ServiceAccount
-/// (which every other scenario runs the controller with, proving the RBAC sufficient), minus
-/// what any ServiceAccount may do without a binding of its own, is exactly
-/// `tests/e2e/expected-permissions.txt`, in another namespace and in the release namespace.
-#[test]
-#[ignore = "needs a real kube-apiserver (tests/run builds it)"]
-fn chart_permissions_are_minimal() {
-    let Some(cluster) = Cluster::start(false) else {
-        return;
-    };
-    cluster.kubectl(&["create", "namespace", "e2e-rbac"]);
-    cluster.kubectl(&["create", "serviceaccount", "baseline", "-n", "e2e-rbac"]);
+/// Asserts that what `kubectl auth can-i --list` shows with `kubeconfig` in each of
+/// `namespaces`, minus what a ServiceAccount with no binding of its own may do there, is
+/// exactly `expected` (a file under `tests/e2e/`, `[namespace]` headers, `#` comments).
+fn assert_permissions(
+    cluster: &Cluster,
+    kubeconfig: &std::path::Path,
+    namespaces: &[&str],
+    expected: &str,
+) {
     let baseline = cluster.dir().join("baseline.kubeconfig");
-    cluster.service_account_kubeconfig("e2e-rbac", "baseline", &baseline);
+    if !baseline.exists() {
+        cluster.kubectl(&["create", "serviceaccount", "baseline", "-n", "default"]);
+        cluster.service_account_kubeconfig("default", "baseline", &baseline);
+    }
     let mut actual = String::new();
-    for namespace in ["e2e-rbac", "kollacfg-system"] {
-        let granted = permission_rows(&cluster.can_i(&["--list", "-n", namespace]));
+    for namespace in namespaces {
+        let granted =
+            permission_rows(&cluster.can_i_with(kubeconfig, &["--list", "-n", namespace]));
         let everyone =
             permission_rows(&cluster.can_i_with(&baseline, &["--list", "-n", namespace]));
         assert!(
@@ -728,7 +741,7 @@ fn chart_permissions_are_minimal() {
             actual.push('\n');
         }
     }
-    let path = repo().join("tests/e2e/expected-permissions.txt");
+    let path = repo().join("tests/e2e").join(expected);
     let text = fs::read_to_string(&path).unwrap();
     let expected: String = text
         .lines()
@@ -738,10 +751,115 @@ fn chart_permissions_are_minimal() {
     assert_eq!(
         actual,
         expected,
-        "the permissions of the chart's ServiceAccount differ from {}",
+        "the permissions of {} differ from {}",
+        kubeconfig.display(),
         path.display()
     );
+}
+
+/// The chart's RBAC is minimal: what `kubectl auth can-i --list` shows for its ServiceAccount
+/// (which every other scenario runs the controller with, proving the RBAC sufficient), minus
+/// what any ServiceAccount may do without a binding of its own, is exactly
+/// `tests/e2e/expected-permissions.txt`, in another namespace and in the release namespace.
+#[test]
+#[ignore = "needs a real kube-apiserver (tests/run builds it)"]
+fn chart_permissions_are_minimal() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    cluster.kubectl(&["create", "namespace", "e2e-rbac"]);
+    assert_permissions(
+        &cluster,
+        &cluster.controller_kubeconfig(),
+        &["e2e-rbac", "kollacfg-system"],
+        "expected-permissions.txt",
+    );
     eprintln!("e2e: the chart's ServiceAccount has exactly the expected permissions");
+}
+
+/// The chart with `rbac.scope=namespace` (`charts/kollacfg/ci/namespace-rbac-values.yaml`:
+/// watch `openstack` only, a Role there instead of a ClusterRole), installed with the pinned
+/// helm: the controller, run with that release's ServiceAccount and `--namespace openstack`,
+/// renders a seed scenario byte-equal to the offline render, and leaves a KollaConfig in
+/// another namespace alone; the ServiceAccount's permissions are exactly
+/// `tests/e2e/expected-permissions-namespace.txt`.
+#[test]
+#[ignore = "needs a real kube-apiserver and helm (tests/run provides them)"]
+fn chart_namespace_scope() {
+    let started = Instant::now();
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    let (release, watched) = ("kollacfg-ns", "openstack");
+    cluster.kubectl(&["create", "namespace", watched]);
+    let values = repo().join("charts/kollacfg/ci/namespace-rbac-values.yaml");
+    let out = helm(
+        &cluster,
+        &[
+            "install",
+            release,
+            repo().join("charts/kollacfg").to_str().unwrap(),
+            "--namespace",
+            release,
+            "--create-namespace",
+            "--skip-crds",
+            "--values",
+            values.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "helm install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let roles = cluster.kubectl(&["get", "clusterroles", "-o", "name"]);
+    assert!(
+        !roles.contains(release),
+        "rbac.scope=namespace made a ClusterRole: {roles}"
+    );
+    let kubeconfig = cluster.dir().join("namespace-scope.kubeconfig");
+    cluster.service_account_kubeconfig(release, release, &kubeconfig);
+    assert_permissions(
+        &cluster,
+        &kubeconfig,
+        &[watched, release, "default"],
+        "expected-permissions-namespace.txt",
+    );
+
+    // Elsewhere: a KollaConfig the controller must neither see nor render.
+    let elsewhere = "e2e-elsewhere";
+    cluster.kubectl(&["create", "namespace", elsewhere]);
+    let target: Value = documents(&kolla_config(elsewhere, "[]")).remove(0);
+    create_base(&cluster, elsewhere, &target);
+    cluster.apply(&kolla_config(elsewhere, "[]"));
+
+    let mut controller = Controller::start_as(
+        &cluster,
+        "namespaced",
+        &[
+            "--namespace",
+            watched,
+            "--leader-elect",
+            "--lease-namespace",
+            release,
+        ],
+        &kubeconfig,
+    );
+    controller.wait_ready();
+    apply_seed(&cluster, "rabbitmq-cpu", watched);
+    eprintln!(
+        "e2e: namespace-scoped chart: seed rabbitmq-cpu byte-equal to the offline render ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(
+        cluster.get("secret", elsewhere, "rabbitmq-config").unwrap(),
+        None,
+        "the controller rendered a KollaConfig outside its namespace"
+    );
+    let lease = cluster.get("lease", release, "kollacfg").unwrap();
+    assert!(lease.is_some(), "no Lease in the release namespace");
+    controller.assert_running();
+    controller.stop();
 }
 
 /// Runs the pinned helm (`KOLLACFG_HELM`, from `tests/tools/helm.sh`) against `cluster` as the
@@ -903,5 +1021,71 @@ fn crd_upgrade_path() {
     assert_eq!(short_names(), r#"["kcfg"]"#, "helm upgrade changed the CRD");
     eprintln!(
         "e2e: CRDs installed by Helm upgraded with kubectl apply --server-side --force-conflicts"
+    );
+}
+
+/// Every documented values variant of the chart (`charts/kollacfg/ci/*.yaml`, and the
+/// defaults) renders manifests the real API server accepts: `helm template` piped into
+/// `kubectl apply --dry-run=server`, which runs the server's validation and admission without
+/// storing anything. The ServiceMonitor is left out: this server has no monitoring.coreos.com
+/// CRD (the offline tests check its shape).
+#[test]
+#[ignore = "needs a real kube-apiserver and helm (tests/run provides them)"]
+fn chart_renderings_apply() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    cluster.kubectl(&["create", "namespace", "openstack"]);
+    let mut variants: Vec<Option<std::path::PathBuf>> = vec![None];
+    let mut files: Vec<_> = fs::read_dir(repo().join("charts/kollacfg/ci"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    variants.extend(files.into_iter().map(Some));
+    assert!(
+        variants.len() >= 4,
+        "the chart's ci/ variants: {variants:?}"
+    );
+    let mut monitors = 0;
+    for variant in &variants {
+        let chart = repo().join("charts/kollacfg");
+        let mut args = vec![
+            "template".to_string(),
+            "kollacfg-dry".into(),
+            chart.to_str().unwrap().into(),
+            "--namespace".into(),
+            "kollacfg-system".into(),
+        ];
+        if let Some(file) = variant {
+            args.extend(["--values".into(), file.to_str().unwrap().into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = helm(&cluster, &args);
+        assert!(
+            out.status.success(),
+            "helm template {variant:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let docs = documents(&String::from_utf8(out.stdout).unwrap());
+        let (monitor, rest): (Vec<Value>, Vec<Value>) = docs
+            .into_iter()
+            .partition(|d| d["kind"] == "ServiceMonitor");
+        monitors += monitor.len();
+        let stream: String = rest
+            .iter()
+            .map(|d| format!("---\n{}", serde_yaml::to_string(d).unwrap()))
+            .collect();
+        let applied = cluster.kubectl_in(&["apply", "--dry-run=server", "-f", "-"], Some(&stream));
+        assert_eq!(
+            applied.lines().count(),
+            rest.len(),
+            "{variant:?}: every object applied:\n{applied}"
+        );
+    }
+    assert_eq!(monitors, 1, "one variant enables the ServiceMonitor");
+    eprintln!(
+        "e2e: {} chart renderings accepted by the API server (server-side dry run)",
+        variants.len()
     );
 }

@@ -45,9 +45,14 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// Starts `kollacfg run` named `name` (its `POD_NAME`, the Lease identity) with `args`, and
-    /// waits until `/healthz` answers.
+    /// Starts `kollacfg run` named `name` (its `POD_NAME`, the Lease identity) with `args`, as
+    /// the chart's ServiceAccount, and waits until `/healthz` answers.
     pub fn start(cluster: &Cluster, name: &str, args: &[&str]) -> Self {
+        Self::start_as(cluster, name, args, &cluster.controller_kubeconfig())
+    }
+
+    /// [`Controller::start`] with the credentials of `kubeconfig`.
+    pub fn start_as(cluster: &Cluster, name: &str, args: &[&str], kubeconfig: &Path) -> Self {
         let port = free_port();
         let log = cluster.dir().join(format!("controller-{name}.log"));
         let file = fs::OpenOptions::new()
@@ -61,7 +66,7 @@ impl Controller {
             .arg("--metrics-addr")
             .arg(format!("127.0.0.1:{port}"))
             .args(args)
-            .env("KUBECONFIG", cluster.controller_kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             // KOLLACFG_E2E_RUST_LOG: more detail in the controllers' logs when a test fails.
             .env(
                 "RUST_LOG",
