@@ -339,7 +339,7 @@ async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
     let message = degraded["message"].as_str().unwrap();
     assert!(message.contains("openstack/rabbitmq-config"), "{message}");
     assert!(
-        message.ends_with("the previous Secret rabbitmq-config stays"),
+        message.ends_with("the Secret rabbitmq-config is left as it is (if any)"),
         "{message}"
     );
     assert_eq!(status["conditions"][1]["reason"], "ApplyOutput");

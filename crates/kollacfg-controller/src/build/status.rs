@@ -124,7 +124,7 @@ pub fn write_failed_status(
     let previous = kc.status.clone().unwrap_or_default();
     let generation = kc.metadata.generation;
     let message = format!(
-        "{message}; the previous {} {} stays",
+        "{message}; the {} {} is left as it is (if any)",
         kc.spec.output.kind.as_str(),
         kc.output_name()
     );
@@ -140,7 +140,7 @@ pub fn write_failed_status(
 }
 
 fn degraded_message(rendered: &Rendered, kind: &str, output: &str) -> String {
-    let keeps = format!("the previous {kind} {output} stays");
+    let keeps = format!("the {kind} {output} is left as it is (if any)");
     match rendered {
         Rendered::Ok(_) => String::new(),
         Rendered::TooLarge(_, size) => format!(
