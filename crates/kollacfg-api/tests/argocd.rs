@@ -1,16 +1,15 @@
 //! The Argo CD integration in `deploy/argocd/`:
 //!
-//! - every kind of `crds/` has a health check in Argo CD's layout
-//!   (`health/kollacfg.dev/<Kind>/health.lua`, `health_test.yaml`, `testdata/`), each a copy of
-//!   the one script `health/health.lua`, with sample objects of its kind that the types accept;
+//! - every kind of `crds/` has its health check tests in Argo CD's layout
+//!   (`health/kollacfg.dev/<Kind>/health_test.yaml`, `testdata/`), sample objects of its kind
+//!   that the types accept, for the one script `health/health.lua` every kind uses;
 //! - `argocd-cm.yaml` holds exactly those scripts, and keeps the controller's rollout
 //!   annotation out of diffs; `application.yaml` does the same and applies server-side;
 //! - with a real Lua 5.1 and lyaml (ignored by a plain `cargo test`; see [`LUA_REQUIRED`]), every
 //!   case of every `health_test.yaml` gives the status and message it expects, run by
 //!   `health/run_test.lua` the way Argo CD runs a health check.
 //!
-//! `KOLLACFG_BLESS=1` rewrites the copies and `argocd-cm.yaml` from `health/health.lua` instead
-//! of comparing.
+//! `KOLLACFG_BLESS=1` rewrites `argocd-cm.yaml` from `health/health.lua` instead of comparing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -169,10 +168,8 @@ fn every_crd_kind_has_a_health_check_with_tests() {
         "deploy/argocd/health/{GROUP}/ must have one directory per kind of crds/"
     );
     for kind in KINDS {
-        for file in ["health.lua", "health_test.yaml"] {
-            let path = kind_dir(kind).join(file);
-            assert!(path.is_file(), "missing {}", path.display());
-        }
+        let path = kind_dir(kind).join("health_test.yaml");
+        assert!(path.is_file(), "missing {}", path.display());
         assert!(!health_tests(kind).is_empty(), "{kind}: no test cases");
     }
 }
@@ -260,27 +257,6 @@ fn every_sample_is_an_object_of_its_kind_and_is_tested() {
     }
 }
 
-#[test]
-fn every_kind_uses_a_copy_of_the_one_script() {
-    let source = read(&source_script());
-    if blessing() {
-        for kind in KINDS {
-            fs::write(kind_dir(kind).join("health.lua"), &source).expect("write a health.lua");
-        }
-    }
-    let stale: Vec<String> = KINDS
-        .iter()
-        .filter(|kind| {
-            fs::read_to_string(kind_dir(kind).join("health.lua")).ok() != Some(source.clone())
-        })
-        .map(|kind| format!("{GROUP}/{kind}/health.lua"))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "not a copy of deploy/argocd/health/health.lua: {stale:?}; regenerate with: {REGENERATE}"
-    );
-}
-
 /// The health check's key in argocd-cm.
 fn health_key(kind: &str) -> String {
     format!("resource.customizations.health.{GROUP}_{kind}")
@@ -366,10 +342,9 @@ fn argocd_cm_holds_exactly_the_health_checks_and_the_ignore_rules() {
     keys.extend(WORKLOAD_KINDS.iter().map(|w| ignore_key(w)));
     assert_eq!(data.keys().cloned().collect::<BTreeSet<_>>(), keys);
     for kind in KINDS {
-        let copy = read(&kind_dir(kind).join("health.lua"));
         assert!(
-            data[&health_key(kind)] == copy,
-            "{} is not exactly {GROUP}/{kind}/health.lua; regenerate with: {REGENERATE}",
+            data[&health_key(kind)] == script,
+            "{} is not exactly deploy/argocd/health/health.lua; regenerate with: {REGENERATE}",
             health_key(kind)
         );
     }
@@ -551,8 +526,7 @@ fn every_health_check_passes_its_tests_in_lua() {
     let Some(lua) = lua() else { return };
     let mut problems = Vec::new();
     for kind in KINDS {
-        let script = kind_dir(kind).join("health.lua");
-        problems.extend(mismatches(&lua, kind, &script));
+        problems.extend(mismatches(&lua, kind, &source_script()));
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
@@ -623,7 +597,7 @@ fn the_lua_harness_catches_wrong_checks() {
 
     // The real check passes the same cases: the harness does not fail everything.
     assert_eq!(
-        mismatches(&lua, kind, &kind_dir(kind).join("health.lua")),
+        mismatches(&lua, kind, &source_script()),
         Vec::<String>::new()
     );
 }

@@ -945,15 +945,7 @@ fn crd_upgrade_path() {
         "helm install: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    cluster.kubectl(&[
-        "wait",
-        "--for",
-        "condition=established",
-        "--timeout",
-        "60s",
-        "crd",
-        "--all",
-    ]);
+    cluster.wait_crds_established();
     let short_names = || -> String {
         cluster.kubectl(&[
             "get",

@@ -222,6 +222,11 @@ impl Cluster {
             ],
             Some(&stripped),
         );
+        self.wait_crds_established();
+    }
+
+    /// Waits until every CRD is established (serves its kind).
+    pub fn wait_crds_established(&self) {
         self.kubectl(&[
             "wait",
             "--for",
