@@ -11,7 +11,7 @@ use kollacfg_api::{
     KollaConfigStatus, NovaComputePolicy, NovaVifPolicy, OsloMessagingPolicy, RabbitListenerPolicy,
     RabbitPolicy, RolloutRef, WorkloadKind, API_VERSION,
 };
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -100,7 +100,41 @@ pub fn output_needs_write(stored: Option<&DesiredOutput>, desired: &DesiredOutpu
         || !owner_kept
 }
 
+/// Who has the stored output instead of this KollaConfig, when kollacfg must leave it alone:
+/// another controller owner (another KollaConfig naming the same output), or none at all and
+/// no field written by kollacfg (an object made by hand or by another tool). `None`: it is
+/// this KollaConfig's (its owner reference, or kollacfg's own fields if that was removed by
+/// hand), and may be written.
+pub fn foreign_owner(stored: &ObjectMeta, desired: &ObjectMeta) -> Option<String> {
+    let ours = |uid: &str| {
+        desired
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.uid == uid)
+    };
+    let controller = stored
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true));
+    match controller {
+        Some(owner) if ours(&owner.uid) => None,
+        Some(owner) => Some(format!("controlled by {} {}", owner.kind, owner.name)),
+        None => {
+            let written_by_kollacfg = stored
+                .managed_fields
+                .iter()
+                .flatten()
+                .any(|m| m.manager.as_deref() == Some(FIELD_MANAGER));
+            (!written_by_kollacfg).then(|| "not written by kollacfg".to_string())
+        }
+    }
+}
+
 /// Applies the output object when [`output_needs_write`] says so. Returns whether it wrote.
+/// An object of the output's name that kollacfg does not manage for this KollaConfig is never
+/// overwritten ([`foreign_owner`]).
 pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bool> {
     let namespace = desired.metadata().namespace.clone().unwrap_or_default();
     let name = desired.name();
@@ -116,6 +150,17 @@ pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bo
         object: object.clone(),
         source,
     };
+    let check_owner = |stored: &Option<DesiredOutput>| match stored
+        .as_ref()
+        .and_then(|s| foreign_owner(s.metadata(), desired.metadata()))
+    {
+        Some(owner) => Err(Error::OutputNotOwned {
+            kind,
+            object: object.clone(),
+            owner,
+        }),
+        None => Ok(()),
+    };
     match desired {
         DesiredOutput::Secret(secret) => {
             let api = Api::<Secret>::namespaced(client.clone(), &namespace);
@@ -124,6 +169,7 @@ pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bo
                 .await
                 .map_err(read)?
                 .map(DesiredOutput::Secret);
+            check_owner(&stored)?;
             if !output_needs_write(stored.as_ref(), desired) {
                 return Ok(false);
             }
@@ -138,6 +184,7 @@ pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bo
                 .await
                 .map_err(read)?
                 .map(DesiredOutput::ConfigMap);
+            check_owner(&stored)?;
             if !output_needs_write(stored.as_ref(), desired) {
                 return Ok(false);
             }
@@ -272,4 +319,50 @@ pub async fn write_fragment_status(
         source,
     })?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn meta(value: serde_json::Value) -> ObjectMeta {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn only_outputs_of_this_kolla_config_are_written() {
+        let desired = meta(json!({"name": "out", "ownerReferences": [
+            {"apiVersion": "kollacfg.dev/v1alpha1", "kind": "KollaConfig", "name": "rabbitmq",
+             "uid": "uid-1", "controller": true}]}));
+        let owned_by = |uid: &str, controller: bool| {
+            meta(json!({"name": "out", "ownerReferences": [
+                {"apiVersion": "kollacfg.dev/v1alpha1", "kind": "KollaConfig", "name": "x",
+                 "uid": uid, "controller": controller}]}))
+        };
+        let written_by = |manager: &str| {
+            meta(json!({"name": "out", "managedFields": [
+                {"manager": manager, "operation": "Apply", "apiVersion": "v1"}]}))
+        };
+        assert_eq!(foreign_owner(&owned_by("uid-1", true), &desired), None);
+        assert_eq!(
+            foreign_owner(&owned_by("uid-2", true), &desired),
+            Some("controlled by KollaConfig x".into())
+        );
+        // An owner reference removed by hand: kollacfg's own fields still mark it as ours.
+        assert_eq!(foreign_owner(&written_by("kollacfg"), &desired), None);
+        assert_eq!(
+            foreign_owner(&written_by("kubectl-create"), &desired),
+            Some("not written by kollacfg".into())
+        );
+        // A non-controller owner does not make it ours.
+        assert_eq!(
+            foreign_owner(&owned_by("uid-3", false), &desired),
+            Some("not written by kollacfg".into())
+        );
+        assert_eq!(
+            foreign_owner(&meta(json!({"name": "out"})), &desired),
+            Some("not written by kollacfg".into())
+        );
+    }
 }

@@ -41,6 +41,20 @@ pub enum Error {
         /// The API error.
         source: kube::Error,
     },
+    /// The output's name is taken by an object kollacfg does not manage for this KollaConfig
+    /// (made by hand or by another tool, or owned by another KollaConfig): it is left alone.
+    #[error(
+        "output {kind} {object} exists and is not managed by this KollaConfig ({owner}); \
+         delete it or choose another spec.output.name"
+    )]
+    OutputNotOwned {
+        /// `Secret` or `ConfigMap`.
+        kind: &'static str,
+        /// `namespace/name`.
+        object: String,
+        /// Who has it instead.
+        owner: String,
+    },
     /// Reading a rollout workload failed (a missing one is not an error).
     #[error("reading rollout {kind} {object}: {source}")]
     ReadWorkload {
@@ -93,6 +107,7 @@ impl Error {
             Self::ReadBase { .. } => "ReadBase",
             Self::ReadOutput { .. } => "ReadOutput",
             Self::ApplyOutput { .. } => "ApplyOutput",
+            Self::OutputNotOwned { .. } => "OutputNotOwned",
             Self::ReadWorkload { .. } => "ReadWorkload",
             Self::AnnotateWorkload { .. } => "AnnotateWorkload",
             Self::WriteTargetStatus { .. } => "WriteTargetStatus",

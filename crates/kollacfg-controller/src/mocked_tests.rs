@@ -394,3 +394,59 @@ async fn a_hung_api_call_times_out_and_counts_as_a_failure() {
     );
     server.abort();
 }
+
+/// A stored output with these metadata fields (and no data).
+fn stored_output(metadata: Value) -> Value {
+    let mut meta = json!({"name": "rabbitmq-config", "namespace": "openstack"});
+    meta.as_object_mut()
+        .unwrap()
+        .extend(metadata.as_object().unwrap().clone());
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta})
+}
+
+#[tokio::test]
+async fn an_output_name_taken_by_another_object_is_left_alone() {
+    let kc = kolla_config(None);
+    let by_hand = stored_output(json!({"managedFields": [
+        {"manager": "kubectl-create", "operation": "Update", "apiVersion": "v1"}]}));
+    let other_owner = stored_output(json!({"ownerReferences": [
+        {"apiVersion": "kollacfg.dev/v1alpha1", "kind": "KollaConfig", "name": "other",
+         "uid": "0000-other", "controller": true}]}));
+    for (stored, owner) in [
+        (by_hand, "not written by kollacfg"),
+        (other_owner, "controlled by KollaConfig other"),
+    ] {
+        let script = vec![
+            Step::new(Method::GET, BASE_URI, 200, base_secret()),
+            Step::new(Method::GET, OUTPUT_URI, 200, stored),
+            // No apply: the failure is reported in status, and the error returned.
+            Step::new(
+                Method::PATCH,
+                &format!("{KC_URI}/status{SSA}"),
+                200,
+                serde_json::to_value(&kc).unwrap(),
+            ),
+        ];
+        let (ctx, verifier) = context(&fragments(&BTreeMap::new()));
+        let server = tokio::spawn(verifier.run(script));
+        let error = reconcile_once(&kc, &ctx)
+            .await
+            .expect_err("a foreign output must fail");
+        assert!(matches!(error, Error::OutputNotOwned { .. }), "{error:?}");
+        assert_eq!(error.reason(), "OutputNotOwned");
+        drop(ctx);
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 3, "no write but the status");
+        let degraded = &seen[2].body["status"]["conditions"][0];
+        assert_eq!(degraded["type"], "Degraded");
+        assert_eq!(degraded["reason"], "OutputNotOwned");
+        let message = degraded["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "output Secret openstack/rabbitmq-config exists and is not managed by this \
+                 KollaConfig ({owner}); delete it or choose another spec.output.name"
+            )),
+            "{message}"
+        );
+    }
+}

@@ -610,6 +610,71 @@ fn apiserver_outage() {
     controller.stop();
 }
 
+/// An object already holding the output's name that kollacfg does not manage (here a Secret
+/// made by hand) is never overwritten: the KollaConfig reports `Degraded` (`OutputNotOwned`)
+/// and the Secret keeps its bytes; once it is deleted, the output is written by the retry.
+#[test]
+#[ignore = "needs a real kube-apiserver (tests/run builds it)"]
+fn foreign_output_is_left_alone() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    let ns = "e2e-foreign";
+    small_world(&cluster, ns);
+    cluster.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "rabbitmq-config",
+        "-n",
+        ns,
+        "--from-literal=rabbitmq.conf=made by hand",
+    ]);
+    let before = cluster
+        .get("secret", ns, "rabbitmq-config")
+        .unwrap()
+        .unwrap();
+    let mut controller = Controller::start(&cluster, "only", &[]);
+    controller.wait_ready();
+    let mut world = Manifests::new(&cluster, ns);
+    world.set("kollaconfig", kolla_config(ns, "[]"));
+    world.set("policy", rabbit_policy(ns, "ha-all-exactly-two", ".*", 2));
+    let kc = wait_condition(&cluster, "kollaconfig", ns, "rabbitmq", "Degraded");
+    let degraded = kc["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Degraded")
+        .unwrap();
+    assert_eq!(degraded["reason"], "OutputNotOwned", "{degraded}");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .unwrap()
+            .contains("not written by kollacfg"),
+        "{degraded}"
+    );
+    let after = cluster
+        .get("secret", ns, "rabbitmq-config")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        after["data"], before["data"],
+        "the hand-made Secret was changed"
+    );
+    assert_eq!(
+        after["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+
+    cluster.kubectl(&["delete", "secret", "rabbitmq-config", "-n", ns]);
+    world.wait_rendered(SHORT);
+    wait_condition(&cluster, "kollaconfig", ns, "rabbitmq", "Ready");
+    controller.assert_running();
+    controller.stop();
+    eprintln!("e2e: a hand-made Secret at the output's name was left alone");
+}
+
 /// Scenario 8: two replicas with leader election: only the Lease holder writes; when it stops
 /// (and releases the Lease), the other takes over.
 #[test]
