@@ -12,6 +12,7 @@ use kollacfg_api::{
     AnyResource, ConfigOverride, ErlangVmArgs, KollaConfig, NovaComputePolicy, NovaVifPolicy,
     OsloMessagingPolicy, RabbitListenerPolicy, RabbitPolicy,
 };
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config, Controller};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
@@ -294,15 +295,20 @@ async fn run_controller(
         stopped(shutdown).await;
         let _ = stop_tx.send(());
     });
-    let secrets = watch(api::<Secret>(client, ns)).touched_objects();
-    let config_maps = watch(api::<ConfigMap>(client, ns)).touched_objects();
+    // Secrets and ConfigMaps: metadata only (names and owners are all the mapping reads; the
+    // reconcile reads a base itself), so no Secret's data passes through the controller here.
+    let secrets = watch(api::<PartialObjectMeta<Secret>>(client, ns)).touched_objects();
+    let config_maps = watch(api::<PartialObjectMeta<ConfigMap>>(client, ns)).touched_objects();
     let controller = controller
-        .watches_stream(forward(secrets, &metrics, &mut tasks), move |s: Secret| {
-            related_kolla_configs(&for_secrets, "Secret", &s)
-        })
+        .watches_stream(
+            forward(secrets, &metrics, &mut tasks),
+            move |s: PartialObjectMeta<Secret>| related_kolla_configs(&for_secrets, "Secret", &s),
+        )
         .watches_stream(
             forward(config_maps, &metrics, &mut tasks),
-            move |c: ConfigMap| related_kolla_configs(&for_maps, "ConfigMap", &c),
+            move |c: PartialObjectMeta<ConfigMap>| {
+                related_kolla_configs(&for_maps, "ConfigMap", &c)
+            },
         )
         .graceful_shutdown_on(stop_rx.map(drop));
 

@@ -132,7 +132,9 @@ impl TargetMemory {
 }
 
 /// The KollaConfigs a Secret or ConfigMap concerns: its controlling KollaConfig (it is an
-/// output) and every KollaConfig whose `spec.base` names it (it is a base).
+/// output), every KollaConfig whose `spec.base` names it (it is a base), and every KollaConfig
+/// whose output it would be (an object in the way of an output, see `OutputNotOwned`: its
+/// deletion lets the output be written at once).
 pub fn related_kolla_configs<K: ResourceExt>(
     kolla_configs: &Store<KollaConfig>,
     kind: &str,
@@ -159,6 +161,7 @@ pub fn related_kolla_configs<K: ResourceExt>(
                         Some(BaseRef::ConfigMap(base)) => kind == "ConfigMap" && base == name,
                         None => false,
                     }
+                    || (kc.spec.output.kind.as_str() == kind && kc.output_name() == name)
             })
             .map(|kc| ObjectRef::from_obj(&**kc)),
     );
@@ -169,6 +172,7 @@ pub fn related_kolla_configs<K: ResourceExt>(
 mod tests {
     use k8s_openapi::api::core::v1::Secret;
     use kollacfg_api::parse_documents;
+    use kube::core::PartialObjectMeta;
     use kube::runtime::watcher::Event;
     use serde_json::json;
 
@@ -213,6 +217,17 @@ mod tests {
             related_kolla_configs(&store, "Secret", &output),
             [ObjectRef::new("nova").within("openstack")]
         );
+        // An object in the way of an output (metadata only, as the controller watches them):
+        // rabbitmq's output is the Secret rabbitmq-config (the default kind and name).
+        let in_the_way: PartialObjectMeta<Secret> = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "rabbitmq-config", "namespace": "openstack"}}))
+        .unwrap();
+        assert_eq!(
+            related_kolla_configs(&store, "Secret", &in_the_way),
+            [ObjectRef::new("rabbitmq").within("openstack")]
+        );
+        assert!(related_kolla_configs(&store, "ConfigMap", &in_the_way).is_empty());
     }
 
     #[test]
