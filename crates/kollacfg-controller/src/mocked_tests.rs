@@ -95,6 +95,35 @@ async fn pass_with_metrics(
     (result, seen, metrics)
 }
 
+/// The KollaConfig's status write of a pass that fails (the failure is reported in status
+/// before the error is returned).
+fn failure_status_step(kc: &KollaConfig) -> Step {
+    Step::new(
+        Method::PATCH,
+        &format!("{KC_URI}/status{SSA}"),
+        200,
+        serde_json::to_value(kc).unwrap(),
+    )
+}
+
+/// A pass over the default fragments that must fail: its error, the context (for the retry
+/// policy) and the verifier, which yields what it saw once the context is dropped.
+async fn failing_pass(
+    kc: &KollaConfig,
+    script: Vec<Step>,
+) -> (
+    Error,
+    std::sync::Arc<crate::controller::Context>,
+    tokio::task::JoinHandle<Vec<Seen>>,
+) {
+    let (ctx, verifier) = context(&fragments(&BTreeMap::new()));
+    let server = tokio::spawn(verifier.run(script));
+    let error = reconcile_once(kc, &ctx)
+        .await
+        .expect_err("the pass must fail");
+    (error, ctx, server)
+}
+
 /// First pass over a fresh world: returns the statuses it wrote and the output it applied.
 async fn first_pass() -> (Vec<Seen>, Value) {
     let kc = kolla_config(None);
@@ -301,19 +330,9 @@ async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
             409,
             status_body(409, "Conflict"),
         ),
-        // The failure is reported in status before the error is returned.
-        Step::new(
-            Method::PATCH,
-            &format!("{KC_URI}/status{SSA}"),
-            200,
-            serde_json::to_value(&kc).unwrap(),
-        ),
+        failure_status_step(&kc),
     ];
-    let (ctx, verifier) = context(&fragments(&BTreeMap::new()));
-    let server = tokio::spawn(verifier.run(script));
-    let error = reconcile_once(&kc, &ctx)
-        .await
-        .expect_err("a 409 must fail");
+    let (error, ctx, server) = failing_pass(&kc, script).await;
     assert!(matches!(error, Error::ApplyOutput { .. }), "{error:?}");
     assert_eq!(error.reason(), "ApplyOutput");
     let kc = std::sync::Arc::new(kc);
@@ -420,18 +439,9 @@ async fn an_output_name_taken_by_another_object_is_left_alone() {
             Step::new(Method::GET, BASE_URI, 200, base_secret()),
             Step::new(Method::GET, OUTPUT_URI, 200, stored),
             // No apply: the failure is reported in status, and the error returned.
-            Step::new(
-                Method::PATCH,
-                &format!("{KC_URI}/status{SSA}"),
-                200,
-                serde_json::to_value(&kc).unwrap(),
-            ),
+            failure_status_step(&kc),
         ];
-        let (ctx, verifier) = context(&fragments(&BTreeMap::new()));
-        let server = tokio::spawn(verifier.run(script));
-        let error = reconcile_once(&kc, &ctx)
-            .await
-            .expect_err("a foreign output must fail");
+        let (error, ctx, server) = failing_pass(&kc, script).await;
         assert!(matches!(error, Error::OutputNotOwned { .. }), "{error:?}");
         assert_eq!(error.reason(), "OutputNotOwned");
         drop(ctx);
