@@ -45,7 +45,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The controller's rules: exactly the requests it sends, nothing more. The same list serves the
-ClusterRole (rbac.scope=cluster) and the Role in watchNamespace (rbac.scope=namespace).
+ClusterRole (rbac.scope=cluster) and the Role in each of watchNamespaces (rbac.scope=namespace).
 */}}
 {{- define "kollacfg.rules" -}}
 # Reads the target and the seven fragment kinds: list+watch fill the caches the controller
@@ -96,7 +96,7 @@ ClusterRole (rbac.scope=cluster) and the Role in watchNamespace (rbac.scope=name
 Stops the render when the values contradict each other.
 */}}
 {{- define "kollacfg.validate" -}}
-{{- if and (eq .Values.rbac.scope "namespace") (not .Values.watchNamespace) }}
-{{- fail "rbac.scope=namespace needs watchNamespace: the controller watches one namespace or all of them, and a Role grants rights in one namespace only. Set watchNamespace, or use rbac.scope=cluster" }}
+{{- if and (eq .Values.rbac.scope "namespace") (not .Values.watchNamespaces) }}
+{{- fail "rbac.scope=namespace needs watchNamespaces: a Role grants rights in its own namespace only, so the controller must be told which namespaces to watch. Set watchNamespaces, or use rbac.scope=cluster" }}
 {{- end }}
 {{- end }}

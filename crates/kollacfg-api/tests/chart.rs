@@ -785,7 +785,7 @@ fn default_rendering_cluster_rbac_and_a_restricted_pod() {
 
 #[test]
 #[ignore = "needs helm: KOLLACFG_HELM=$(tests/tools/helm.sh)"]
-fn namespace_scope_grants_the_same_rules_in_the_watched_namespace_only() {
+fn namespace_scope_grants_the_same_rules_in_the_watched_namespaces_only() {
     let Some(helm) = helm() else { return };
     let docs = documents(&helm.template_variant("charts/kollacfg/ci/namespace-rbac-values.yaml"));
     let all = kinds(&docs);
@@ -795,19 +795,35 @@ fn namespace_scope_grants_the_same_rules_in_the_watched_namespace_only() {
     );
     assert_standard_labels(&docs);
 
-    let role = object(&docs, "Role", "kollacfg");
-    assert_eq!(role["metadata"]["namespace"], "openstack");
-    assert_eq!(role["rules"], yaml(CONTROLLER_RULES));
-    let binding = object(&docs, "RoleBinding", "kollacfg");
-    assert_eq!(binding["metadata"]["namespace"], "openstack");
-    assert_eq!(
-        binding["roleRef"],
-        yaml("{apiGroup: rbac.authorization.k8s.io, kind: Role, name: kollacfg}")
-    );
-    assert_eq!(
-        binding["subjects"],
-        yaml("[{kind: ServiceAccount, name: kollacfg, namespace: kollacfg-system}]")
-    );
+    // One Role and RoleBinding in each watched namespace, nowhere else.
+    let in_namespace = |kind: &str| -> Vec<&Value> {
+        docs.iter()
+            .filter(|d| d["kind"].as_str() == Some(kind) && d["metadata"]["name"] == "kollacfg")
+            .collect()
+    };
+    let namespaces = |objects: &[&Value]| -> Vec<String> {
+        objects
+            .iter()
+            .map(|o| str_of(&o["metadata"]["namespace"], "namespace").to_owned())
+            .collect()
+    };
+    let roles = in_namespace("Role");
+    let bindings = in_namespace("RoleBinding");
+    assert_eq!(namespaces(&roles), ["openstack", "openstack-cell2"]);
+    assert_eq!(namespaces(&bindings), ["openstack", "openstack-cell2"]);
+    for role in roles {
+        assert_eq!(role["rules"], yaml(CONTROLLER_RULES));
+    }
+    for binding in bindings {
+        assert_eq!(
+            binding["roleRef"],
+            yaml("{apiGroup: rbac.authorization.k8s.io, kind: Role, name: kollacfg}")
+        );
+        assert_eq!(
+            binding["subjects"],
+            yaml("[{kind: ServiceAccount, name: kollacfg, namespace: kollacfg-system}]")
+        );
+    }
     // The Lease stays in the release namespace.
     let leader = object(&docs, "Role", "kollacfg-leader-election");
     assert_eq!(leader["metadata"]["namespace"], NAMESPACE);
@@ -820,7 +836,7 @@ fn namespace_scope_grants_the_same_rules_in_the_watched_namespace_only() {
         [
             "run",
             "--leader-elect",
-            "--namespace=openstack",
+            "--namespace=openstack,openstack-cell2",
             "--concurrency=4",
             "--log-format=text",
             "--metrics-addr=0.0.0.0:8080"
@@ -844,7 +860,7 @@ fn namespace_scope_without_a_watched_namespace_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "helm accepted it:\n{stderr}");
     assert!(
-        stderr.contains("rbac.scope=namespace needs watchNamespace"),
+        stderr.contains("rbac.scope=namespace needs watchNamespaces"),
         "helm's message should name the fields:\n{stderr}"
     );
 }
@@ -942,7 +958,8 @@ fn the_schema_refuses_unknown_keys_bad_enums_and_out_of_range_numbers() {
         ("image.pullPolicy=Sometimes", "image.pullPolicy"),
         ("replicas=0", "replicas"),
         ("concurrency=0", "concurrency"),
-        ("watchNamespace=Not_A_Namespace", "watchNamespace"),
+        ("watchNamespaces={Not_A_Namespace}", "watchNamespaces"),
+        ("watchNamespaces=openstack", "watchNamespaces"),
     ];
     for (set, field) in cases {
         let output = helm.run(&[
@@ -976,7 +993,7 @@ fn the_schema_refuses_unknown_keys_bad_enums_and_out_of_range_numbers() {
         "image.pullPolicy=Never",
         "replicas=3",
         "concurrency=1",
-        "watchNamespace=openstack",
+        "watchNamespaces={openstack,openstack-cell2}",
     ] {
         helm.template(&["--set", set]);
     }

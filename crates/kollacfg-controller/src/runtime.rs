@@ -3,6 +3,7 @@
 //! graceful shutdown on SIGTERM/SIGINT. The first reconcile waits until every cache is full.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
@@ -27,9 +28,11 @@ use crate::stores::{for_fragment_kinds, related_kolla_configs, Stores, TargetMem
 /// How the controller runs.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Watch only this namespace; `None` watches all of them.
-    pub namespace: Option<String>,
-    /// How many KollaConfigs are reconciled at once.
+    /// Watch only these namespaces; empty watches all of them. Each one gets a controller
+    /// instance of its own (caches, watches, reconcile loop): a KollaConfig and its fragments
+    /// live in one namespace, so the instances are independent.
+    pub namespaces: Vec<String>,
+    /// How many KollaConfigs are reconciled at once (per watched namespace).
     pub concurrency: u16,
     /// Where `/healthz`, `/readyz` and `/metrics` are served; `None` serves nothing.
     pub metrics_addr: Option<SocketAddr>,
@@ -223,7 +226,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
         .as_ref()
         .map(LeaderElection::settings)
     {
-        None => run_controller(&client, &settings, metrics, shutdown).await,
+        None => run_controllers(&client, &settings, metrics, shutdown).await,
         Some(lease) => {
             let api = Api::<Lease>::namespaced(client.clone(), &lease.namespace);
             loop {
@@ -235,7 +238,7 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
                 }
                 metrics.set_ready(false);
                 let ran = tokio::select! {
-                    ran = run_controller(&client, &settings, metrics.clone(), shutdown.clone()) => Some(ran),
+                    ran = run_controllers(&client, &settings, metrics.clone(), shutdown.clone()) => Some(ran),
                     _ = leader::hold(&api, &lease) => None,
                 };
                 if let Some(ran) = ran {
@@ -251,14 +254,61 @@ pub async fn run(client: Client, settings: Settings) -> Result<(), RunError> {
     result
 }
 
-/// One controller instance: reflectors, watches and the reconcile loop, until `shutdown`.
-async fn run_controller(
+/// One controller instance per watched namespace (one for all of them when none is named),
+/// run together until `shutdown`. Ready once every instance has filled its caches.
+async fn run_controllers(
     client: &Client,
     settings: &Settings,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), RunError> {
-    let ns = settings.namespace.as_deref();
+    let namespaces: Vec<Option<&str>> = if settings.namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings
+            .namespaces
+            .iter()
+            .map(|ns| Some(ns.as_str()))
+            .collect()
+    };
+    let filling = Arc::new(AtomicUsize::new(namespaces.len()));
+    futures::future::try_join_all(namespaces.into_iter().map(|ns| {
+        run_controller(
+            client,
+            ns,
+            settings.concurrency,
+            metrics.clone(),
+            filling.clone(),
+            shutdown.clone(),
+        )
+    }))
+    .await
+    .map(drop)
+}
+
+/// Spawned tasks, aborted when dropped: the watches of an instance end with it, also when it
+/// is dropped before it returns (a lost Lease, another instance's failure).
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// One controller instance: reflectors, watches and the reconcile loop over `ns` (`None`: all
+/// namespaces), until `shutdown`. Counts `filling` down once its caches are full; the last
+/// instance to get there marks the process ready.
+async fn run_controller(
+    client: &Client,
+    ns: Option<&str>,
+    concurrency: u16,
+    metrics: Arc<Metrics>,
+    filling: Arc<AtomicUsize>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
     let (stores, writers) = Stores::new();
     let mut tasks = Vec::new();
 
@@ -272,7 +322,7 @@ async fn run_controller(
         ),
         kolla_configs.clone(),
     )
-    .with_config(Config::default().concurrency(settings.concurrency));
+    .with_config(Config::default().concurrency(concurrency));
     let memory = TargetMemory::default();
     macro_rules! watch_fragments {
         ($($kind:ident => $field:ident),*) => {
@@ -321,8 +371,13 @@ async fn run_controller(
             .wait_until_ready()
             .await
             .map_err(|_| RunError::CacheClosed)?;
-        tracing::info!("caches filled; reconciling");
-        metrics.set_ready(true);
+        tracing::info!(
+            namespace = ns.unwrap_or("(all)"),
+            "caches filled; reconciling"
+        );
+        if filling.fetch_sub(1, Ordering::SeqCst) == 1 {
+            metrics.set_ready(true);
+        }
         let sweep_ctx = ctx.clone();
         // Fragments naming no KollaConfig, once the KollaConfigs are all known too.
         let sweeper = async move {
@@ -347,10 +402,7 @@ async fn run_controller(
         tracing::info!("shut down");
         Ok(())
     };
-    let result: Result<(), RunError> = control.await;
-    relay.abort();
-    for task in tasks {
-        task.abort();
-    }
-    result
+    tasks.push(relay);
+    let _tasks = Tasks(tasks);
+    control.await
 }

@@ -843,11 +843,11 @@ fn chart_permissions_are_minimal() {
 }
 
 /// The chart with `rbac.scope=namespace` (`charts/kollacfg/ci/namespace-rbac-values.yaml`:
-/// watch `openstack` only, a Role there instead of a ClusterRole), installed with the pinned
-/// helm: the controller, run with that release's ServiceAccount and `--namespace openstack`,
-/// renders a seed scenario byte-equal to the offline render, and leaves a KollaConfig in
-/// another namespace alone; the ServiceAccount's permissions are exactly
-/// `tests/e2e/expected-permissions-namespace.txt`.
+/// watch `openstack` and `openstack-cell2` only, a Role in each instead of a ClusterRole),
+/// installed with the pinned helm: the controller, run with that release's ServiceAccount and
+/// `--namespace openstack,openstack-cell2`, renders a seed scenario in each, byte-equal to the
+/// offline render, and leaves a KollaConfig in another namespace alone; the ServiceAccount's
+/// permissions are exactly `tests/e2e/expected-permissions-namespace.txt`.
 #[test]
 #[ignore = "needs a real kube-apiserver and helm (tests/run provides them)"]
 fn chart_namespace_scope() {
@@ -855,8 +855,10 @@ fn chart_namespace_scope() {
     let Some(cluster) = Cluster::start(false) else {
         return;
     };
-    let (release, watched) = ("kollacfg-ns", "openstack");
-    cluster.kubectl(&["create", "namespace", watched]);
+    let (release, watched) = ("kollacfg-ns", ["openstack", "openstack-cell2"]);
+    for namespace in watched {
+        cluster.kubectl(&["create", "namespace", namespace]);
+    }
     let values = repo().join("charts/kollacfg/ci/namespace-rbac-values.yaml");
     let out = helm(
         &cluster,
@@ -887,7 +889,7 @@ fn chart_namespace_scope() {
     assert_permissions(
         &cluster,
         &kubeconfig,
-        &[watched, release, "default"],
+        &[watched[0], watched[1], release, "default"],
         "expected-permissions-namespace.txt",
     );
 
@@ -903,7 +905,7 @@ fn chart_namespace_scope() {
         "namespaced",
         &[
             "--namespace",
-            watched,
+            &watched.join(","),
             "--leader-elect",
             "--lease-namespace",
             release,
@@ -911,11 +913,14 @@ fn chart_namespace_scope() {
         &kubeconfig,
     );
     controller.wait_ready();
-    apply_seed(&cluster, "rabbitmq-cpu", watched);
-    eprintln!(
-        "e2e: namespace-scoped chart: seed rabbitmq-cpu byte-equal to the offline render ({:?})",
-        started.elapsed()
-    );
+    for (seed, namespace) in [("rabbitmq-cpu", watched[0]), ("vif-plugging", watched[1])] {
+        apply_seed(&cluster, seed, namespace);
+        eprintln!(
+            "e2e: namespace-scoped chart: seed {seed} in {namespace} byte-equal to the offline \
+             render ({:?})",
+            started.elapsed()
+        );
+    }
     assert_eq!(
         cluster.get("secret", elsewhere, "rabbitmq-config").unwrap(),
         None,
@@ -1092,7 +1097,10 @@ fn chart_renderings_apply() {
     let Some(cluster) = Cluster::start(false) else {
         return;
     };
-    cluster.kubectl(&["create", "namespace", "openstack"]);
+    // The namespaces the ci/ variants name.
+    for namespace in ["openstack", "openstack-cell2"] {
+        cluster.kubectl(&["create", "namespace", namespace]);
+    }
     let mut variants: Vec<Option<std::path::PathBuf>> = vec![None];
     let mut files: Vec<_> = fs::read_dir(repo().join("charts/kollacfg/ci"))
         .unwrap()

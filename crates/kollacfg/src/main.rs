@@ -60,10 +60,12 @@ enum Command {
     /// and keep it current. The cluster comes from KUBECONFIG, ~/.kube/config or the pod's
     /// service account; logs go to stderr, filtered by RUST_LOG (default info).
     Run {
-        /// Watch only this namespace (default: all namespaces).
-        #[arg(long, value_name = "NS", env = "KOLLACFG_NAMESPACE")]
-        namespace: Option<String>,
-        /// How many KollaConfigs are reconciled at once.
+        /// Watch only these namespaces (comma-separated, or the flag repeated; default: all
+        /// namespaces). Each gets its own caches and reconcile loop.
+        #[arg(long, value_name = "NS[,NS...]", env = "KOLLACFG_NAMESPACE",
+              value_delimiter = ',', value_parser = namespace_name)]
+        namespace: Vec<String>,
+        /// How many KollaConfigs are reconciled at once (per watched namespace).
         #[arg(long, value_name = "N", default_value_t = 4, env = "KOLLACFG_CONCURRENCY",
               value_parser = clap::value_parser!(u16).range(1..))]
         concurrency: u16,
@@ -98,6 +100,26 @@ enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// `--namespace`: a Kubernetes namespace name (an RFC 1123 label: at most 63 lowercase letters,
+/// digits and `-`, starting and ending with a letter or digit).
+fn namespace_name(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "{value:?} is not a namespace name (at most 63 lowercase letters, digits and '-', \
+             starting and ending with a letter or digit)"
+        ))
+    }
 }
 
 #[derive(clap::Args)]
@@ -173,8 +195,11 @@ fn main() -> ExitCode {
                 LogFormat::Text => kollacfg_controller::LogFormat::Text,
                 LogFormat::Json => kollacfg_controller::LogFormat::Json,
             });
+            let mut namespaces = namespace;
+            namespaces.sort();
+            namespaces.dedup();
             let settings = kollacfg_controller::Settings {
-                namespace,
+                namespaces,
                 concurrency,
                 metrics_addr: Some(metrics_addr),
                 leader_election: leader_elect.then_some(kollacfg_controller::LeaderElection {

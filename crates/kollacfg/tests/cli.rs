@@ -309,3 +309,16 @@ fn dash_reads_resources_from_stdin() {
         "valid: 1 target(s), 1 fragment(s), 1 file(s), 0 conflict(s)\n"
     );
 }
+
+#[test]
+fn run_refuses_a_bad_namespace_before_connecting() {
+    for bad in ["Openstack", "open_stack", "-x", "a,,b"] {
+        let out = kollacfg(["run", &format!("--namespace={bad}")]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("is not a namespace name"),
+            "{bad}: {stderr}"
+        );
+    }
+}
