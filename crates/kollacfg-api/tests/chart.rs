@@ -736,6 +736,7 @@ fn default_rendering_cluster_rbac_and_a_restricted_pod() {
         [
             "run",
             "--leader-elect",
+            "--lease-name=kollacfg",
             "--concurrency=4",
             "--log-format=text",
             "--metrics-addr=0.0.0.0:8080"
@@ -836,6 +837,7 @@ fn namespace_scope_grants_the_same_rules_in_the_watched_namespaces_only() {
         [
             "run",
             "--leader-elect",
+            "--lease-name=kollacfg",
             "--namespace=openstack,openstack-cell2",
             "--concurrency=4",
             "--log-format=text",
