@@ -63,6 +63,18 @@ fn advance(b: &[u8], mut i: usize, stack: &mut Vec<(Ctx, usize)>, until_closed: 
         let c = b[i];
         let next = b.get(i + 1).copied();
         let top = stack.last().map(|s| s.0);
+        // `$(` and `${` open a command substitution or a parameter expansion in every context
+        // but single quotes.
+        let expansion = match (c, next) {
+            (b'$', Some(b'(')) => Some(Ctx::Paren),
+            (b'$', Some(b'{')) => Some(Ctx::Brace),
+            _ => None,
+        };
+        if let Some(ctx) = expansion.filter(|_| top != Some(Ctx::Single)) {
+            stack.push((ctx, i));
+            i += 2;
+            continue;
+        }
         match top {
             Some(Ctx::Single) => {
                 if c == b'\'' {
@@ -80,14 +92,6 @@ fn advance(b: &[u8], mut i: usize, stack: &mut Vec<(Ctx, usize)>, until_closed: 
                 b'`' => stack.push((Ctx::Backquote, i)),
                 b'\'' if top == Some(Ctx::Backquote) => stack.push((Ctx::Single, i)),
                 b'"' => stack.push((Ctx::Double, i)),
-                b'$' if next == Some(b'(') => {
-                    stack.push((Ctx::Paren, i));
-                    i += 1;
-                }
-                b'$' if next == Some(b'{') => {
-                    stack.push((Ctx::Brace, i));
-                    i += 1;
-                }
                 _ => {}
             },
             None | Some(Ctx::Paren) | Some(Ctx::Brace) => match c {
@@ -95,14 +99,6 @@ fn advance(b: &[u8], mut i: usize, stack: &mut Vec<(Ctx, usize)>, until_closed: 
                 b'\'' => stack.push((Ctx::Single, i)),
                 b'"' => stack.push((Ctx::Double, i)),
                 b'`' => stack.push((Ctx::Backquote, i)),
-                b'$' if next == Some(b'(') => {
-                    stack.push((Ctx::Paren, i));
-                    i += 1;
-                }
-                b'$' if next == Some(b'{') => {
-                    stack.push((Ctx::Brace, i));
-                    i += 1;
-                }
                 b'(' if top == Some(Ctx::Paren) => stack.push((Ctx::Paren, i)),
                 b')' if top == Some(Ctx::Paren) => {
                     stack.pop();
