@@ -8,6 +8,7 @@ use kollacfg_api::{parse_documents, AnyResource, FragmentStatus, KollaConfig};
 use kollacfg_render::render::render_target;
 
 use super::*;
+use crate::fixtures::{BASE_CONF, FRAGMENTS};
 use crate::hash::{files_hash, sha256_hex};
 
 const TARGET: &str = r#"
@@ -19,23 +20,6 @@ spec:
   base: {secretRef: {name: rabbitmq-kolla}}
   rollout: [{kind: StatefulSet, name: rabbitmq}]
 "#;
-
-const FRAGMENTS: &str = r#"
-apiVersion: kollacfg.dev/v1alpha1
-kind: RabbitListenerPolicy
-metadata: {name: keepalive, namespace: openstack, generation: 1}
-spec: {kollaConfigRef: {name: rabbitmq}, tcpKeepalive: true}
----
-apiVersion: kollacfg.dev/v1alpha1
-kind: ConfigOverride
-metadata: {name: stats, namespace: openstack, generation: 2}
-spec:
-  kollaConfigRef: {name: rabbitmq}
-  file: rabbitmq.conf
-  conf: {collect_statistics_interval: "30000"}
-"#;
-
-const BASE_CONF: &str = "# kolla\nlisteners.tcp.default = 5672\n";
 
 fn at(seconds: i64) -> Time {
     Time(Timestamp::from_second(seconds).unwrap())
