@@ -860,7 +860,7 @@ fn chart_namespace_scope() {
         cluster.kubectl(&["create", "namespace", namespace]);
     }
     let values = repo().join("charts/kollacfg/ci/namespace-rbac-values.yaml");
-    let out = helm(
+    helm(
         &cluster,
         &[
             "install",
@@ -873,11 +873,6 @@ fn chart_namespace_scope() {
             "--values",
             values.to_str().unwrap(),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "helm install: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let roles = cluster.kubectl(&["get", "clusterroles", "-o", "name"]);
     assert!(
@@ -933,8 +928,9 @@ fn chart_namespace_scope() {
 }
 
 /// Runs the pinned helm (`KOLLACFG_HELM`, from `tests/tools/helm.sh`) against `cluster` as the
-/// admin, with its own cache, config and data directories under the cluster's.
-fn helm(cluster: &Cluster, args: &[&str]) -> std::process::Output {
+/// admin, with its own cache, config and data directories under the cluster's; panics with its
+/// stderr when it fails, else returns its stdout.
+fn helm(cluster: &Cluster, args: &[&str]) -> String {
     let bin = std::env::var_os("KOLLACFG_HELM")
         .expect("KOLLACFG_HELM is not set: export KOLLACFG_HELM=$(tests/tools/helm.sh)");
     let home = cluster.dir().join("helm");
@@ -944,7 +940,7 @@ fn helm(cluster: &Cluster, args: &[&str]) -> std::process::Output {
             command.env_remove(key);
         }
     }
-    command
+    let out = command
         .args(args)
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
@@ -952,7 +948,14 @@ fn helm(cluster: &Cluster, args: &[&str]) -> std::process::Output {
         .env("KUBECONFIG", cluster.admin_kubeconfig())
         .stdin(std::process::Stdio::null())
         .output()
-        .expect("running helm")
+        .expect("running helm");
+    assert!(
+        out.status.success(),
+        "helm {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("helm prints UTF-8")
 }
 
 /// The documented CRD upgrade path: Helm installs the chart's `crds/` but never upgrades them;
@@ -998,7 +1001,7 @@ fn crd_upgrade_path() {
         .collect();
     fs::write(old_chart.join("crds/crds.yaml"), old_text).unwrap();
 
-    let out = helm(
+    helm(
         &cluster,
         &[
             "install",
@@ -1009,11 +1012,6 @@ fn crd_upgrade_path() {
             "--create-namespace",
             "--wait=false",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "helm install: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
     cluster.wait_crds_established();
     let short_names = || -> String {
@@ -1064,7 +1062,7 @@ fn crd_upgrade_path() {
     assert_eq!(listed.trim(), "kollaconfig.kollacfg.dev/rabbitmq");
 
     // helm upgrade leaves the CRDs alone (Helm never upgrades crds/).
-    let out = helm(
+    helm(
         &cluster,
         &[
             "upgrade",
@@ -1074,11 +1072,6 @@ fn crd_upgrade_path() {
             "kollacfg-upgrade",
             "--reuse-values",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "helm upgrade: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(short_names(), r#"["kcfg"]"#, "helm upgrade changed the CRD");
     eprintln!(
@@ -1127,12 +1120,7 @@ fn chart_renderings_apply() {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = helm(&cluster, &args);
-        assert!(
-            out.status.success(),
-            "helm template {variant:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let docs = documents(&String::from_utf8(out.stdout).unwrap());
+        let docs = documents(&out);
         let (monitor, rest): (Vec<Value>, Vec<Value>) = docs
             .into_iter()
             .partition(|d| d["kind"] == "ServiceMonitor");
