@@ -255,17 +255,23 @@ impl Drop for TempDir {
 // ---------------------------------------------------------------------------------------------
 // The tools
 
-/// `KOLLACFG_HELM`, or `None` after printing how to set it (a failure when [`HELM_REQUIRED`]).
-fn helm() -> Option<Helm> {
-    let Some(bin) = std::env::var_os("KOLLACFG_HELM") else {
-        let hint = "KOLLACFG_HELM is not set: export KOLLACFG_HELM=$(tests/tools/helm.sh)";
-        if HELM_REQUIRED {
+/// The path in `variable` (printed by `script`), or `None` after printing how to set it; a
+/// failure instead when `required`.
+fn tool_path(variable: &str, script: &str, required: bool) -> Option<PathBuf> {
+    let Some(path) = std::env::var_os(variable) else {
+        let hint = format!("{variable} is not set: export {variable}=$({script})");
+        if required {
             panic!("{hint}");
         }
         eprintln!("SKIP: {hint}");
         return None;
     };
-    let bin = PathBuf::from(bin);
+    Some(PathBuf::from(path))
+}
+
+/// `KOLLACFG_HELM`, or `None` after printing how to set it (a failure when [`HELM_REQUIRED`]).
+fn helm() -> Option<Helm> {
+    let bin = tool_path("KOLLACFG_HELM", "tests/tools/helm.sh", HELM_REQUIRED)?;
     assert!(bin.is_file(), "KOLLACFG_HELM={} is no file", bin.display());
     Some(Helm {
         bin,
@@ -276,15 +282,11 @@ fn helm() -> Option<Helm> {
 /// `KOLLACFG_PYTOOLS` (the bin directory with kubernetes-validate), or `None` after printing
 /// how to set it (a failure when [`PYTOOLS_REQUIRED`]).
 fn pytools() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("KOLLACFG_PYTOOLS") else {
-        let hint = "KOLLACFG_PYTOOLS is not set: export KOLLACFG_PYTOOLS=$(tests/tools/pytools.sh)";
-        if PYTOOLS_REQUIRED {
-            panic!("{hint}");
-        }
-        eprintln!("SKIP: {hint}");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
+    let dir = tool_path(
+        "KOLLACFG_PYTOOLS",
+        "tests/tools/pytools.sh",
+        PYTOOLS_REQUIRED,
+    )?;
     assert!(
         dir.join("kubernetes-validate").is_file(),
         "KOLLACFG_PYTOOLS={} has no kubernetes-validate",
