@@ -16,6 +16,7 @@ use crate::messaging::{OSLO_MESSAGING_AT_LEAST_ONE, RABBIT_LISTENER_AT_LEAST_ONE
 use crate::nova::{NOVA_COMPUTE_AT_LEAST_ONE, NOVA_VIF_AT_LEAST_ONE};
 use crate::rabbit_policy::{
     HA_ALL_NO_PARAMS, HA_KEYS_NEED_MODE, HA_MODE_VALUES, HA_PARAMS_REQUIRED,
+    POLICY_NEEDS_PATTERN_AND_DEFINITION,
 };
 use crate::schema::CelRule;
 use crate::AnyResource;
@@ -60,7 +61,14 @@ pub fn check(resource: &AnyResource) -> Vec<Violation> {
                 r.require(ok, "spec.base", BASE_EXACTLY_ONE);
             }
         }
-        AnyResource::RabbitPolicy(p) => policy_definition(r, &p.spec.definition),
+        AnyResource::RabbitPolicy(p) => {
+            let s = &p.spec;
+            let ok = s.absent || (s.pattern.is_some() && s.definition.is_some());
+            r.require(ok, "spec", POLICY_NEEDS_PATTERN_AND_DEFINITION);
+            if let Some(definition) = &s.definition {
+                policy_definition(r, definition);
+            }
+        }
         AnyResource::ErlangVmArgs(e) => {
             let s = &e.spec;
             let any = s.scheduler_busy_wait.is_some()

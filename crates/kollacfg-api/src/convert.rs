@@ -41,7 +41,8 @@ pub fn to_target(kolla_config: &KollaConfig) -> Target {
 
 /// The engine's view of a fragment; `None` for a KollaConfig.
 ///
-/// Applies the defaults: policy name = `metadata.name` (vhost `/`, `applyTo: all`, priority 0
+/// Applies the defaults: policy name = `metadata.name`, an absent policy's missing pattern and
+/// definition empty (the engine ignores them) (vhost `/`, `applyTo: all`, priority 0
 /// and precedence 0 are already filled in by deserialization). The resource is expected to
 /// satisfy its CRD (the API server or [`crate::checks::check`] made sure): a ConfigOverride
 /// with several forms keeps the first of `ini`, `conf`, `env`, and one with none sets nothing.
@@ -54,10 +55,11 @@ pub fn to_fragment(resource: &AnyResource) -> Option<Fragment> {
             FragmentBody::RabbitPolicy(model::RabbitPolicy {
                 vhost: s.vhost.clone(),
                 name: s.name.clone().unwrap_or_else(|| id.name.clone()),
-                pattern: s.pattern.clone(),
+                pattern: s.pattern.clone().unwrap_or_default(),
                 apply_to: s.apply_to.as_str().to_string(),
                 priority: s.priority,
-                definition: s.definition.clone(),
+                definition: s.definition.clone().unwrap_or_default(),
+                absent: s.absent,
             })
         }
         AnyResource::ErlangVmArgs(e) => {

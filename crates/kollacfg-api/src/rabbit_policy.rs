@@ -37,6 +37,13 @@ pub const HA_KEYS_NEED_MODE: CelRule = CelRule {
     field_path: None,
 };
 
+/// CEL rule on `spec`: a policy that exists needs its pattern and definition.
+pub const POLICY_NEEDS_PATTERN_AND_DEFINITION: CelRule = CelRule {
+    rule: "(has(self.absent) && self.absent) || (has(self.pattern) && has(self.definition))",
+    message: "pattern and definition are required unless absent is true",
+    field_path: None,
+};
+
 /// Every CEL rule on `spec.definition`, in schema order.
 pub const DEFINITION_RULES: &[CelRule] = &[
     HA_MODE_VALUES,
@@ -64,7 +71,9 @@ pub const DEFINITION_RULES: &[CelRule] = &[
            queue mirroring ({\"ha-mode\":\"all\"} on .* can burn 500-1200% CPU on large \
            clusters; {\"ha-mode\":\"exactly\",\"ha-params\":2} caps the mirrors), TTLs, length \
            limits or dead-lettering. The whole policy is one item: the one with the highest \
-           precedence wins.",
+           precedence wins. With absent: true the policy must not exist: it is removed from \
+           definitions.json (also a base policy such as kolla's ha-all) and from a managed \
+           live broker.",
     printcolumn(
         name = "Target",
         type_ = "string",
@@ -85,6 +94,7 @@ pub const DEFINITION_RULES: &[CelRule] = &[
     )
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = with_rules(&[POLICY_NEEDS_PATTERN_AND_DEFINITION]))]
 pub struct RabbitPolicySpec {
     /// The KollaConfig (service rabbitmq) whose definitions.json gets this policy.
     pub kolla_config_ref: KollaConfigRef,
@@ -105,10 +115,18 @@ pub struct RabbitPolicySpec {
     #[schemars(length(min = 1, max = 255))]
     pub name: Option<String>,
 
+    /// The policy (vhost, name) must not exist: it is removed from definitions.json (a base
+    /// policy too, such as kolla's ha-all) and, when the target manages a live broker, from
+    /// the broker. It is an item value like any other: precedence and conflicts apply. pattern
+    /// and definition are then not needed and are ignored. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub absent: bool,
+
     /// Regular expression (PCRE, as RabbitMQ evaluates it) matched against queue and
-    /// exchange names, e.g. ".*" or "^(?!amq\.).*".
+    /// exchange names, e.g. ".*" or "^(?!amq\.).*". Required unless absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
-    pub pattern: String,
+    pub pattern: Option<String>,
 
     /// Which objects the policy applies to: all (default), queues, exchanges,
     /// classic_queues, quorum_queues or streams.
@@ -124,9 +142,11 @@ pub struct RabbitPolicySpec {
     /// ha-params, ha-sync-mode, message-ttl, expires, max-length, max-length-bytes, overflow,
     /// dead-letter-exchange, delivery-limit, queue-mode, ... Written as a whole (not merged
     /// key by key). ha-* keys are refused when the target's rabbitmq.version is 4.0 or later.
+    /// Required unless absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "free_form_object")]
     #[schemars(transform = with_rules(DEFINITION_RULES))]
-    pub definition: Map<String, Value>,
+    pub definition: Option<Map<String, Value>>,
 }
 
 fn default_vhost() -> String {

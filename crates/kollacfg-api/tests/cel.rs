@@ -82,6 +82,20 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            kind: "RabbitPolicy",
+            rule: POLICY_NEEDS_PATTERN_AND_DEFINITION,
+            valid: &[
+                "absent: true",
+                "name: ha-all\nabsent: true\npattern: '.*'",
+                "absent: false\n{p}{ha-mode: all}",
+            ],
+            invalid: &[
+                ("name: ha-all", &[POLICY_NEEDS_PATTERN_AND_DEFINITION]),
+                ("absent: false\npattern: '.*'", &[POLICY_NEEDS_PATTERN_AND_DEFINITION]),
+                ("definition: {message-ttl: 5}", &[POLICY_NEEDS_PATTERN_AND_DEFINITION]),
+            ],
+        },
+        Case {
             kind: "ErlangVmArgs",
             rule: ERLANG_AT_LEAST_ONE,
             valid: &[

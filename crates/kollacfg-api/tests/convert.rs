@@ -46,6 +46,7 @@ fn a_minimal_rabbit_policy_gets_every_default() {
             apply_to: "all".into(),
             priority: 0,
             definition: json!({"ha-mode": "all"}).as_object().unwrap().clone(),
+            absent: false,
         })
     );
 }

@@ -224,7 +224,10 @@ fn enums_and_required_fields() {
     let (_, _, field, reason) = field_error(&err);
     assert_eq!(
         (field.as_str(), reason.as_str()),
-        ("spec", "missing field `pattern`")
+        (
+            "spec",
+            "pattern and definition are required unless absent is true"
+        )
     );
 }
 

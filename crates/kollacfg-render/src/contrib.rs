@@ -350,6 +350,17 @@ fn rabbit_policy(c: &mut Collector, p: &RabbitPolicy, version: Option<(u32, u32)
             c.check(field, validate::single_line(value));
         }
     }
+    let item = ItemKey::Policy {
+        vhost: p.vhost.clone(),
+        name: p.name.clone(),
+    };
+    if p.absent {
+        // The policy's settings are ignored: only its key matters.
+        if c.issues.is_empty() {
+            c.push(DEFINITIONS_JSON, "spec.absent", item, ItemValue::Absent);
+        }
+        return;
+    }
     c.check("spec.pattern", validate::policy_pattern(&p.pattern));
     let apply_ok = c.check(
         "spec.applyTo",
@@ -374,10 +385,6 @@ fn rabbit_policy(c: &mut Collector, p: &RabbitPolicy, version: Option<(u32, u32)
             &p.definition,
             p.priority,
         );
-        let item = ItemKey::Policy {
-            vhost: p.vhost.clone(),
-            name: p.name.clone(),
-        };
         c.push(DEFINITIONS_JSON, "spec", item, ItemValue::Policy(value));
     }
 }

@@ -82,6 +82,8 @@ pub enum ItemValue {
     /// A full policy object as compact JSON, as `files::definitions::policy_text` writes it
     /// (canonical: equal policies have equal text).
     Policy(String),
+    /// A policy that must not exist (`RabbitPolicy.spec.absent`).
+    Absent,
     /// The arguments of an Erlang flag.
     Flag(Vec<String>),
     /// A scalar written as text.
@@ -92,6 +94,7 @@ impl fmt::Display for ItemValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Policy(v) => write!(f, "{v}"),
+            Self::Absent => write!(f, "absent"),
             Self::Flag(args) => write!(f, "{}", args.join(" ")),
             Self::Text(t) => write!(f, "{t}"),
         }

@@ -100,7 +100,7 @@ impl FragmentBody {
     }
 }
 
-/// A RabbitMQ policy, as RabbitMQ spells it.
+/// A RabbitMQ policy, as RabbitMQ spells it, or (`absent`) the wish that it not exist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RabbitPolicy {
     /// Virtual host (default `/`).
@@ -115,6 +115,9 @@ pub struct RabbitPolicy {
     pub priority: i64,
     /// The policy definition, keys as RabbitMQ spells them.
     pub definition: serde_json::Map<String, serde_json::Value>,
+    /// The policy `(vhost, name)` must not exist: it is removed from `definitions.json` (a
+    /// base policy too). `pattern`, `apply_to`, `priority` and `definition` are then ignored.
+    pub absent: bool,
 }
 
 /// Erlang emulator flags for RabbitMQ's VM.

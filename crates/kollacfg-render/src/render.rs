@@ -34,6 +34,29 @@ pub struct TargetOutput {
     pub fragments: Vec<ResourceRef>,
 }
 
+impl TargetOutput {
+    /// The `(vhost, name)` of every policy decided `absent` (`RabbitPolicy.spec.absent`), sorted:
+    /// the policies that must not exist, in the file or on a live broker.
+    pub fn absent_policies(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = self
+            .items
+            .iter()
+            .filter_map(absent_key)
+            .map(|(vhost, name)| (vhost.to_string(), name.to_string()))
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+/// The `(vhost, name)` of an item decided `absent`.
+fn absent_key(item: &ItemReport) -> Option<(&str, &str)> {
+    match (&item.item, &item.value) {
+        (ItemKey::Policy { vhost, name }, ItemValue::Absent) => Some((vhost, name)),
+        _ => None,
+    }
+}
+
 /// Renders `target` from its `base` files (name → bytes) and the `fragments` aimed at it.
 /// The order of `fragments` does not matter.
 pub fn render_target(
@@ -130,6 +153,8 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
                 })
                 .collect();
             doc.upsert_policy_texts(&policies);
+            let absent: Vec<(&str, &str)> = edits.iter().filter_map(|e| absent_key(e)).collect();
+            doc.remove_policies(&absent);
             let out = doc.render();
             // The policies are built by serde and the rest is the base's text: checking the
             // syntax of the whole (without building a document) is enough.

@@ -113,6 +113,8 @@ fn build_rabbit(i: usize, (kind, precedence, pick, value): (u8, i32, u8, u8)) ->
                     apply_to: "all".into(),
                     priority: value as i64,
                     definition,
+                    // Some offers remove the policy instead.
+                    absent: value % 4 == 3,
                 }),
             )
         }

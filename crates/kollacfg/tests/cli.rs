@@ -322,3 +322,34 @@ fn run_refuses_a_bad_namespace_before_connecting() {
         );
     }
 }
+
+/// A RabbitPolicy with `absent: true` removes kolla's base `ha-all` from `definitions.json`;
+/// every other byte of the base is kept.
+#[test]
+fn an_absent_policy_removes_the_base_ha_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("absent.yaml");
+    std::fs::write(
+        &input,
+        "apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\n\
+         metadata: {name: rabbitmq, namespace: openstack}\nspec: {service: rabbitmq}\n---\n\
+         apiVersion: kollacfg.dev/v1alpha1\nkind: RabbitPolicy\n\
+         metadata: {name: no-ha-all, namespace: openstack}\n\
+         spec: {kollaConfigRef: {name: rabbitmq}, name: ha-all, absent: true}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    render_ok(&[&input], &example("base"), &out);
+    let base = std::fs::read_to_string(example("base/rabbitmq/definitions.json")).unwrap();
+    let rendered = std::fs::read_to_string(out.join("rabbitmq/definitions.json")).unwrap();
+    let head = &base[..base.find("\"policies\":").unwrap() + "\"policies\":".len()];
+    assert_eq!(rendered, format!("{head}[]\n}}\n"));
+    // The other two files are the base's, untouched.
+    for file in ["rabbitmq.conf", "rabbitmq-env.conf"] {
+        assert_eq!(
+            std::fs::read(out.join("rabbitmq").join(file)).unwrap(),
+            std::fs::read(example("base/rabbitmq").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}

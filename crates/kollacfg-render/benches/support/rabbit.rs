@@ -163,6 +163,7 @@ fn fragment(i: usize, rng: &mut Rng) -> Fragment {
             apply_to: apply_to.into(),
             priority: rng.below(10) as i64,
             definition,
+            absent: false,
         }),
     }
 }

@@ -306,6 +306,19 @@ impl Definitions {
         self.changed |= self.policies.len() != before;
     }
 
+    /// Removes every policy with one of these `(vhost, name)` keys (duplicates included).
+    /// A key that is not there changes nothing; the other policies keep their text and order.
+    pub fn remove_policies(&mut self, keys: &[(&str, &str)]) {
+        if keys.is_empty() {
+            return;
+        }
+        let gone: std::collections::HashSet<(&str, &str)> = keys.iter().copied().collect();
+        let before = self.policies.len();
+        self.policies
+            .retain(|p| !gone.contains(&(p.vhost.as_str(), p.name.as_str())));
+        self.changed |= self.policies.len() != before;
+    }
+
     /// The file's text.
     pub fn render(&self) -> String {
         if !self.changed {

@@ -255,3 +255,40 @@ fn policy_text_is_policy_json_compact() {
         r#"{"vhost":"/","name":"n","pattern":"^(?!amq\\.).*","apply-to":"queues","definition":{"ha-mode":"nodes","ha-params":["rabbit@b","rabbit@a"],"max-length":5,"x":{"a":[{"c":2,"d":1}],"b":1}},"priority":7}"#
     );
 }
+
+#[test]
+fn removing_policies_drops_every_copy_and_keeps_the_rest_byte_for_byte() {
+    let base = r#"{"policies": [
+  {"vhost": "/", "name": "ha-all", "pattern": ".*", "definition": {"ha-mode": "all"}},
+  {"vhost": "/", "name": "other", "pattern": "q"},
+  {"vhost": "nova", "name": "ha-all", "pattern": "kept: other vhost"},
+  {"vhost": "/", "name": "ha-all", "pattern": "dup"}
+]}"#;
+    let mut doc = Definitions::parse(base).unwrap();
+    doc.remove_policies(&[("/", "ha-all"), ("/", "not-there")]);
+    assert_eq!(
+        doc.render(),
+        r#"{"policies": [
+  {"vhost": "/", "name": "other", "pattern": "q"},
+  {"vhost": "nova", "name": "ha-all", "pattern": "kept: other vhost"}
+]}"#
+    );
+}
+
+#[test]
+fn removing_the_last_policy_leaves_an_empty_array_and_a_missing_key_changes_nothing() {
+    let mut doc = Definitions::parse(KOLLA).unwrap();
+    doc.remove_policies(&[("/", "ha-all")]);
+    let out = doc.render();
+    let expected = format!(
+        "{}[]\n}}\n",
+        &KOLLA[..KOLLA.find("\"policies\":").unwrap() + 11]
+    );
+    assert_eq!(out, expected);
+    for text in [KOLLA, "{}", "{\"users\": []}\n"] {
+        let mut doc = Definitions::parse(text).unwrap();
+        doc.remove_policies(&[("/", "absent-anyway")]);
+        doc.remove_policies(&[]);
+        assert_eq!(doc.render(), text, "nothing to remove: the text is kept");
+    }
+}
