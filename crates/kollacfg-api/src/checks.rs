@@ -11,7 +11,7 @@ use crate::config_override::{
     OVERRIDE_INI_FILE, OVERRIDE_NOT_DEFINITIONS,
 };
 use crate::erlang_vm_args::{ERLANG_AT_LEAST_ONE, EXTRA_ARGS_NOT_TYPED, TYPED_FLAGS};
-use crate::kolla_config::BASE_EXACTLY_ONE;
+use crate::kolla_config::{BASE_EXACTLY_ONE, CA_NEEDS_HTTPS, INSECURE_NEEDS_HTTPS};
 use crate::messaging::{OSLO_MESSAGING_AT_LEAST_ONE, RABBIT_LISTENER_AT_LEAST_ONE};
 use crate::nova::{NOVA_COMPUTE_AT_LEAST_ONE, NOVA_VIF_AT_LEAST_ONE};
 use crate::rabbit_policy::{
@@ -59,6 +59,21 @@ pub fn check(resource: &AnyResource) -> Vec<Violation> {
             if let Some(base) = &kc.spec.base {
                 let ok = base.secret_ref.is_some() != base.config_map_ref.is_some();
                 r.require(ok, "spec.base", BASE_EXACTLY_ONE);
+            }
+            if let Some(m) = kc
+                .spec
+                .rabbitmq
+                .as_ref()
+                .and_then(|r| r.management.as_ref())
+            {
+                let https = m.url.starts_with("https://");
+                let field = "spec.rabbitmq.management";
+                r.require(m.ca_secret_ref.is_none() || https, field, CA_NEEDS_HTTPS);
+                r.require(
+                    !m.insecure_skip_tls_verify || https,
+                    field,
+                    INSECURE_NEEDS_HTTPS,
+                );
             }
         }
         AnyResource::RabbitPolicy(p) => {

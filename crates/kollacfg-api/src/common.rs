@@ -18,6 +18,17 @@ pub const CONDITION_INVALID: &str = "Invalid";
 /// stays in place.
 pub const CONDITION_DEGRADED: &str = "Degraded";
 
+/// Condition type on a KollaConfig with `spec.rabbitmq.management`: the live broker's policies
+/// equal the rendered definitions.json (False: reason BrokerUnreachable, Unauthorized,
+/// PolicyRejected or VhostMissing, and the message says which policy and quotes RabbitMQ).
+pub const CONDITION_BROKER_SYNCED: &str = "BrokerSynced";
+/// Condition type on a RabbitPolicy whose target has `spec.rabbitmq.management`: its policy is
+/// live in the broker as rendered (or, with `absent`, gone from it).
+pub const CONDITION_LIVE: &str = "Live";
+/// Warning condition type on a KollaConfig whose management API is reached without verifying
+/// its TLS certificate (`insecureSkipTLSVerify: true`).
+pub const CONDITION_INSECURE_BROKER: &str = "InsecureBroker";
+
 /// Names the KollaConfig a fragment writes into.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -35,7 +35,7 @@ pub fn to_target(kolla_config: &KollaConfig) -> Target {
             .spec
             .rabbitmq
             .as_ref()
-            .map(|r| r.version.clone()),
+            .and_then(|r| r.version.clone()),
     }
 }
 

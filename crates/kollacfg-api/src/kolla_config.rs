@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::LocalObjectRef;
 use crate::schema::{
-    list_map, with_rules, CelRule, OBJECT_NAME_PATTERN, RABBITMQ_VERSION_PATTERN, SERVICE_PATTERN,
+    list_map, with_rules, CelRule, MANAGEMENT_URL_PATTERN, OBJECT_NAME_PATTERN,
+    RABBITMQ_VERSION_PATTERN, SECRET_KEY_PATTERN, SERVICE_PATTERN,
 };
 
 /// How many contributors a KollaConfig status lists at most (the first ones by `Kind/name`);
@@ -199,15 +200,108 @@ impl WorkloadKind {
 }
 
 /// RabbitMQ settings of a KollaConfig.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RabbitmqSettings {
     /// The RabbitMQ version the service runs, MAJOR.MINOR such as "3.13" (quote it in YAML, or
     /// 3.10 reads as the number 3.1). Turns on version-aware checks of RabbitPolicy
     /// definitions: from "4.0" on, classic queue mirroring is gone and ha-* keys are refused.
     /// Without it those checks are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 3, max = 32), regex(pattern = RABBITMQ_VERSION_PATTERN))]
-    pub version: String,
+    pub version: Option<String>,
+
+    /// The broker's management HTTP API. When set, the controller keeps the running broker's
+    /// policies equal to the rendered definitions.json: it compares first, PUTs what differs,
+    /// DELETEs what it published and no longer wants, and leaves every other policy alone. A
+    /// change of policies alone then no longer restarts the rollout workloads. Without it,
+    /// policies reach the broker only when it restarts and imports the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management: Option<Management>,
+}
+
+impl RabbitmqSettings {
+    /// `spec.rabbitmq.version`, if set.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+}
+
+/// CEL rule on `spec.rabbitmq.management`: a private CA only means something over TLS.
+pub const CA_NEEDS_HTTPS: CelRule = CelRule {
+    rule: "!has(self.caSecretRef) || self.url.startsWith('https://')",
+    message: "caSecretRef needs an https:// url",
+    field_path: None,
+};
+
+/// CEL rule on `spec.rabbitmq.management`: skipping verification only means something over TLS.
+pub const INSECURE_NEEDS_HTTPS: CelRule = CelRule {
+    rule: "!has(self.insecureSkipTLSVerify) || !self.insecureSkipTLSVerify || self.url.startsWith('https://')",
+    message: "insecureSkipTLSVerify needs an https:// url",
+    field_path: None,
+};
+
+/// The management HTTP API of the RabbitMQ the KollaConfig configures.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(transform = with_rules(&[CA_NEEDS_HTTPS, INSECURE_NEEDS_HTTPS]))]
+pub struct Management {
+    /// Base URL of the management API, e.g. http://rabbitmq.openstack.svc:15672 or
+    /// https://rabbitmq.openstack.svc:15671. With https, the server certificate is verified
+    /// against the system roots, or against caSecretRef when set.
+    #[schemars(length(min = 8, max = 2048), regex(pattern = MANAGEMENT_URL_PATTERN))]
+    pub url: String,
+    /// The Secret (this namespace) holding the user and password of a RabbitMQ user with the
+    /// policymaker tag. Read by the controller; never shown in status, events, logs or metrics.
+    pub credentials_secret_ref: CredentialsSecretRef,
+    /// A private CA to verify the broker's certificate: a PEM bundle in a Secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_secret_ref: Option<SecretKeyRef>,
+    /// Skip verifying the broker's TLS certificate. Only when set explicitly; the KollaConfig
+    /// then carries the warning condition InsecureBroker.
+    #[serde(
+        default,
+        rename = "insecureSkipTLSVerify",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// The Secret holding the management API's credentials.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CredentialsSecretRef {
+    /// Name of the Secret, in this namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: String,
+    /// The key holding the user name. Default: username.
+    #[serde(default = "default_username_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY_PATTERN))]
+    pub username_key: String,
+    /// The key holding the password. Default: password.
+    #[serde(default = "default_password_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY_PATTERN))]
+    pub password_key: String,
+}
+
+fn default_username_key() -> String {
+    "username".to_string()
+}
+
+fn default_password_key() -> String {
+    "password".to_string()
+}
+
+/// One key of a Secret in this namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// Name of the Secret, in this namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: String,
+    /// The key.
+    #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY_PATTERN))]
+    pub key: String,
 }
 
 /// Observed state of a KollaConfig, written by the controller.
@@ -235,6 +329,32 @@ pub struct KollaConfigStatus {
     /// How many fragments contributed in total.
     #[serde(default)]
     pub contributor_count: i64,
+    /// The live broker's policies (with spec.rabbitmq.management): counts and the last sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<BrokerStatus>,
+}
+
+/// How many live policies are at most named in `status.broker.unmanagedPolicies`.
+pub const MAX_STATUS_UNMANAGED: usize = 20;
+
+/// The live broker's policies as the last sync saw them. Written only when a count or the
+/// BrokerSynced condition changes (so `lastSyncTime` is the time of the last such change).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerStatus {
+    /// Policies in the rendered definitions.json.
+    pub desired: i64,
+    /// Policies the broker had before the sync (GET /api/policies).
+    pub live: i64,
+    /// Live policies kollacfg neither wants nor published: left alone.
+    pub unmanaged: i64,
+    /// The first 20 of those, as vhost/name, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub unmanaged_policies: Vec<String>,
+    /// When these counts were last written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }
 
 /// One file of the output.

@@ -23,8 +23,9 @@ pub use convert::{to_fragment, to_target, DEFAULT_NAMESPACE};
 pub use crds::{all_crds, crd_file_name, crd_files, crd_yaml, crds_yaml};
 pub use erlang_vm_args::{BusyWait, ErlangVmArgs, ErlangVmArgsSpec};
 pub use kolla_config::{
-    BaseRef, BaseSource, FileStatus, KollaConfig, KollaConfigSpec, KollaConfigStatus, Output,
-    OutputKind, RabbitmqSettings, RolloutRef, WorkloadKind,
+    BaseRef, BaseSource, BrokerStatus, CredentialsSecretRef, FileStatus, KollaConfig,
+    KollaConfigSpec, KollaConfigStatus, Management, Output, OutputKind, RabbitmqSettings,
+    RolloutRef, SecretKeyRef, WorkloadKind,
 };
 pub use load::{parse_all_documents, parse_documents, LoadError};
 pub use messaging::{

@@ -87,6 +87,13 @@ pub const FILE_NAME_PATTERN: &str = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$";
 /// A RabbitMQ `MAJOR.MINOR` (optionally `.PATCH`) version.
 pub const RABBITMQ_VERSION_PATTERN: &str = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$";
 
+/// The management API's base URL: http or https, a host, an optional port and path; no
+/// user or password in it (those come from credentialsSecretRef), no query or fragment.
+pub const MANAGEMENT_URL_PATTERN: &str = r"^https?://[A-Za-z0-9.\[\]:-]+(/[A-Za-z0-9._~/-]*)?$";
+
+/// A key of a Secret (as Kubernetes allows them).
+pub const SECRET_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
+
 /// Erlang's `+S Schedulers:SchedulersOnline`.
 pub const SCHEDULERS_PATTERN: &str = r"^[0-9]+:[0-9]+$";
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kollacfg_api::config_override::*;
 use kollacfg_api::erlang_vm_args::{ERLANG_AT_LEAST_ONE, EXTRA_ARGS_NOT_TYPED};
-use kollacfg_api::kolla_config::BASE_EXACTLY_ONE;
+use kollacfg_api::kolla_config::{BASE_EXACTLY_ONE, CA_NEEDS_HTTPS, INSECURE_NEEDS_HTTPS};
 use kollacfg_api::messaging::{OSLO_MESSAGING_AT_LEAST_ONE, RABBIT_LISTENER_AT_LEAST_ONE};
 use kollacfg_api::nova::{NOVA_COMPUTE_AT_LEAST_ONE, NOVA_VIF_AT_LEAST_ONE};
 use kollacfg_api::rabbit_policy::*;
@@ -44,6 +44,30 @@ fn cases() -> Vec<Case> {
                 ),
                 ("service: rabbitmq\nbase: {}", &[BASE_EXACTLY_ONE]),
             ],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: CA_NEEDS_HTTPS,
+            valid: &[
+                "service: rabbitmq\nrabbitmq: {management: {url: 'https://rmq:15671', credentialsSecretRef: {name: c}, caSecretRef: {name: ca, key: ca.crt}}}",
+                "service: rabbitmq\nrabbitmq: {management: {url: 'http://rmq:15672', credentialsSecretRef: {name: c}}}",
+            ],
+            invalid: &[(
+                "service: rabbitmq\nrabbitmq: {management: {url: 'http://rmq:15672', credentialsSecretRef: {name: c}, caSecretRef: {name: ca, key: ca.crt}}}",
+                &[CA_NEEDS_HTTPS],
+            )],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: INSECURE_NEEDS_HTTPS,
+            valid: &[
+                "service: rabbitmq\nrabbitmq: {management: {url: 'https://rmq:15671', credentialsSecretRef: {name: c}, insecureSkipTLSVerify: true}}",
+                "service: rabbitmq\nrabbitmq: {management: {url: 'http://rmq:15672', credentialsSecretRef: {name: c}, insecureSkipTLSVerify: false}}",
+            ],
+            invalid: &[(
+                "service: rabbitmq\nrabbitmq: {management: {url: 'http://rmq:15672', credentialsSecretRef: {name: c}, insecureSkipTLSVerify: true}}",
+                &[INSECURE_NEEDS_HTTPS],
+            )],
         },
         Case {
             kind: "RabbitPolicy",

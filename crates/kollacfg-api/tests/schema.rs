@@ -271,10 +271,7 @@ fn defaults_the_api_server_fills_in() {
         json!({"kind": "Secret"})
     );
     let required = &schema("RabbitPolicy")["properties"]["spec"]["required"];
-    assert_eq!(
-        required,
-        &json!(["definition", "kollaConfigRef", "pattern"])
-    );
+    assert_eq!(required, &json!(["kollaConfigRef"]));
     assert_eq!(
         schema("KollaConfig")["properties"]["spec"]["required"],
         json!(["service"])
@@ -333,6 +330,7 @@ fn status_shapes() {
     assert_eq!(
         fields,
         [
+            "broker",
             "conditions",
             "contributorCount",
             "contributors",

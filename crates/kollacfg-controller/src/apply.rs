@@ -15,6 +15,7 @@ use kube::api::{ApiResource, DynamicObject, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
+use crate::broker::ANNOTATION_PENDING_DELETES;
 use crate::build::{stored_files_hash, Base, DesiredOutput, ANNOTATION_CONFIG_HASH, FIELD_MANAGER};
 use crate::error::{Error, Result};
 
@@ -77,8 +78,8 @@ pub async fn read_base(client: &Client, namespace: &str, kc: &KollaConfig) -> Re
 }
 
 /// Whether the stored output must be (re)written: it is missing, its content hash is not the
-/// desired one, its data was edited (the data's own hash differs), or it lost our labels or
-/// owner reference.
+/// desired one, its record of policies still to delete from the broker differs, its data was
+/// edited (the data's own hash differs), or it lost our labels or owner reference.
 pub fn output_needs_write(stored: Option<&DesiredOutput>, desired: &DesiredOutput) -> bool {
     let Some(stored) = stored else { return true };
     let want = desired.metadata();
@@ -95,6 +96,8 @@ pub fn output_needs_write(stored: Option<&DesiredOutput>, desired: &DesiredOutpu
             .any(|h| h.uid == o.uid && h.controller == o.controller)
     });
     stored.content_hash() != desired.content_hash()
+        || stored.annotation(ANNOTATION_PENDING_DELETES)
+            != desired.annotation(ANNOTATION_PENDING_DELETES)
         || stored_files_hash(stored) != desired.content_hash()
         || !labels_kept
         || !owner_kept
@@ -132,10 +135,12 @@ pub fn foreign_owner(stored: &ObjectMeta, desired: &ObjectMeta) -> Option<String
     }
 }
 
-/// Applies the output object when [`output_needs_write`] says so. Returns whether it wrote.
-/// An object of the output's name that kollacfg does not manage for this KollaConfig is never
-/// overwritten ([`foreign_owner`]).
-pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bool> {
+/// Reads the stored output object. An object of the output's name that kollacfg does not
+/// manage for this KollaConfig is an error ([`foreign_owner`]): it is never overwritten.
+pub async fn read_output(
+    client: &Client,
+    desired: &DesiredOutput,
+) -> Result<Option<DesiredOutput>> {
     let namespace = desired.metadata().namespace.clone().unwrap_or_default();
     let name = desired.name();
     let kind = desired.kind();
@@ -145,53 +150,61 @@ pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bo
         object: object.clone(),
         source,
     };
+    let stored = match desired {
+        DesiredOutput::Secret(_) => Api::<Secret>::namespaced(client.clone(), &namespace)
+            .get_opt(name)
+            .await
+            .map_err(read)?
+            .map(DesiredOutput::Secret),
+        DesiredOutput::ConfigMap(_) => Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+            .get_opt(name)
+            .await
+            .map_err(read)?
+            .map(DesiredOutput::ConfigMap),
+    };
+    if let Some(owner) = stored
+        .as_ref()
+        .and_then(|s| foreign_owner(s.metadata(), desired.metadata()))
+    {
+        return Err(Error::OutputNotOwned {
+            kind,
+            object,
+            owner,
+        });
+    }
+    Ok(stored)
+}
+
+/// Applies `desired` when [`output_needs_write`] says so, given the `stored` object as
+/// [`read_output`] returned it. Returns whether it wrote.
+pub async fn write_output(
+    client: &Client,
+    stored: Option<&DesiredOutput>,
+    desired: &DesiredOutput,
+) -> Result<bool> {
+    if !output_needs_write(stored, desired) {
+        return Ok(false);
+    }
+    let namespace = desired.metadata().namespace.clone().unwrap_or_default();
+    let name = desired.name();
+    let kind = desired.kind();
+    let object = format!("{namespace}/{name}");
     let write = |source| Error::ApplyOutput {
         kind,
         object: object.clone(),
         source,
     };
-    let check_owner = |stored: &Option<DesiredOutput>| match stored
-        .as_ref()
-        .and_then(|s| foreign_owner(s.metadata(), desired.metadata()))
-    {
-        Some(owner) => Err(Error::OutputNotOwned {
-            kind,
-            object: object.clone(),
-            owner,
-        }),
-        None => Ok(()),
-    };
     match desired {
-        DesiredOutput::Secret(secret) => {
-            let api = Api::<Secret>::namespaced(client.clone(), &namespace);
-            let stored = api
-                .get_opt(name)
-                .await
-                .map_err(read)?
-                .map(DesiredOutput::Secret);
-            check_owner(&stored)?;
-            if !output_needs_write(stored.as_ref(), desired) {
-                return Ok(false);
-            }
-            api.patch(name, &ssa(), &Patch::Apply(secret))
-                .await
-                .map_err(write)?;
-        }
-        DesiredOutput::ConfigMap(map) => {
-            let api = Api::<ConfigMap>::namespaced(client.clone(), &namespace);
-            let stored = api
-                .get_opt(name)
-                .await
-                .map_err(read)?
-                .map(DesiredOutput::ConfigMap);
-            check_owner(&stored)?;
-            if !output_needs_write(stored.as_ref(), desired) {
-                return Ok(false);
-            }
-            api.patch(name, &ssa(), &Patch::Apply(map))
-                .await
-                .map_err(write)?;
-        }
+        DesiredOutput::Secret(secret) => Api::<Secret>::namespaced(client.clone(), &namespace)
+            .patch(name, &ssa(), &Patch::Apply(secret))
+            .await
+            .map(drop)
+            .map_err(write)?,
+        DesiredOutput::ConfigMap(map) => Api::<ConfigMap>::namespaced(client.clone(), &namespace)
+            .patch(name, &ssa(), &Patch::Apply(map))
+            .await
+            .map(drop)
+            .map_err(write)?,
     }
     tracing::info!(
         kind,
@@ -200,6 +213,13 @@ pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bo
         "output written"
     );
     Ok(true)
+}
+
+/// Reads the stored output and applies `desired` when it differs ([`read_output`], then
+/// [`write_output`]). Returns whether it wrote.
+pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bool> {
+    let stored = read_output(client, desired).await?;
+    write_output(client, stored.as_ref(), desired).await
 }
 
 fn workload_api(client: &Client, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {

@@ -99,6 +99,29 @@ pub fn resolve(
     out
 }
 
+/// Adds `extra` (resolved against `previous` as [`resolve`] does) and, for each of `carried`,
+/// the previous condition of that type unchanged, to `conditions`, replacing conditions of the
+/// same types; the list stays sorted by type.
+pub fn merge(
+    conditions: &mut Vec<Condition>,
+    extra: Vec<Desired>,
+    carried: &[&str],
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let resolved = resolve(extra, previous, generation, now);
+    let kept = previous
+        .iter()
+        .filter(|p| carried.contains(&p.type_.as_str()))
+        .cloned();
+    for condition in resolved.into_iter().chain(kept) {
+        conditions.retain(|c| c.type_ != condition.type_);
+        conditions.push(condition);
+    }
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
 /// `time` without its fraction of a second.
 pub fn whole_seconds(time: &Time) -> Time {
     Time(Timestamp::from_second(time.0.as_second()).unwrap_or(time.0))
@@ -170,6 +193,48 @@ mod tests {
         );
         let back: Vec<Condition> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, list);
+    }
+
+    #[test]
+    fn merged_conditions_replace_their_type_and_carried_ones_stay_as_they_were() {
+        let previous = resolve(
+            vec![
+                Desired::new("BrokerSynced", State::False, "BrokerUnreachable", "down"),
+                Desired::new("Live", State::True, "Live", "live"),
+            ],
+            &[],
+            Some(1),
+            &at(5),
+        );
+        let mut list = resolve(
+            vec![Desired::new("Ready", State::True, "A", "ready")],
+            &[],
+            Some(2),
+            &at(10),
+        );
+        merge(
+            &mut list,
+            vec![Desired::new("BrokerSynced", State::True, "Synced", "up")],
+            &["Live"],
+            &previous,
+            Some(2),
+            &at(20),
+        );
+        let seen: Vec<(&str, &str, &str)> = list
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("BrokerSynced", "True", "Synced"),
+                ("Live", "True", "Live"),
+                ("Ready", "True", "A")
+            ]
+        );
+        assert_eq!(list[0].last_transition_time, at(20));
+        // The carried condition is the previous one, generation and time included.
+        assert_eq!(list[1], previous[1]);
     }
 
     #[test]

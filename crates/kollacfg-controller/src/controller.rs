@@ -16,13 +16,18 @@ use kube::{Client, ResourceExt};
 
 use crate::build::{self, Inputs, FIELD_MANAGER};
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
+use crate::metrics::{BrokerRequests, Metrics};
 use crate::stores::Stores;
-use crate::{apply, events};
+use crate::{apply, broker, conditions, events};
 
 /// How often a rendered KollaConfig is checked again without any change (drift of the output
 /// is also caught by the output watch). Such a pass writes nothing when nothing changed.
 pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// The default of `--broker-resync`: how often a KollaConfig with
+/// `spec.rabbitmq.management` is reconciled without a change, which reads the broker's policies
+/// again (one GET) and repairs a policy changed or deleted by hand.
+pub const BROKER_RESYNC: Duration = Duration::from_secs(60);
 
 /// How long one reconcile may take before it is abandoned as failed (and retried with backoff),
 /// so that a hung API call never blocks a KollaConfig for good.
@@ -88,6 +93,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Counters and readiness for `/metrics` and `/readyz`.
     pub metrics: Arc<Metrics>,
+    /// How often a KollaConfig with a live broker is reconciled without a change.
+    pub broker_resync: Duration,
 }
 
 impl Context {
@@ -100,6 +107,7 @@ impl Context {
             backoff: Backoff::default(),
             clock: || Time(Timestamp::now()),
             metrics: Arc::default(),
+            broker_resync: BROKER_RESYNC,
         }
     }
 }
@@ -115,6 +123,8 @@ pub struct Writes {
     pub statuses: usize,
     /// Events sent.
     pub events: usize,
+    /// Policies written to or deleted from the live broker.
+    pub broker: usize,
 }
 
 /// Reconciles one KollaConfig. An invalid spec, a missing base or an oversized output is
@@ -155,37 +165,42 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
     let fragments = ctx.stores.fragments_for(kc);
     let base = apply::read_base(&ctx.client, &namespace, kc).await?;
     // Build (pure).
-    let built = build::build(&Inputs {
+    let mut built = build::build(&Inputs {
         kolla_config: kc,
         fragments: &fragments,
         base,
         now: (ctx.clock)(),
     });
-    // Apply: the output first, then the workloads that read it.
+    // Apply: the output first, then the workloads that read it, then the live broker.
     let mut writes = Writes::default();
     let mut output_written = false;
     let mut annotated = Vec::new();
-    if let Some(output) = &built.output {
-        output_written = match apply::apply_output(&ctx.client, output).await {
-            Ok(written) => written,
+    let mut broker_failure = None;
+    if let Some(output) = built.output.clone() {
+        match apply_and_sync(
+            kc,
+            &fragments,
+            ctx,
+            &namespace,
+            &mut built,
+            output,
+            &mut writes,
+        )
+        .await
+        {
+            Ok((written, workloads, failure)) => {
+                output_written = written;
+                annotated = workloads;
+                broker_failure = failure;
+            }
             Err(e) => {
                 report_write_failure(kc, ctx, &e).await;
                 return Err(e);
             }
-        };
-        writes.output = usize::from(output_written);
-        if output_written {
-            ctx.metrics.write(output.kind(), "apply");
         }
-        if let Some(hash) = &built.rollout_hash {
-            annotated =
-                apply::annotate_workloads(&ctx.client, &namespace, &kc.spec.rollout, hash).await?;
-            writes.workloads = annotated.len();
-            for workload in &annotated {
-                let kind = workload.split('/').next().unwrap_or_default();
-                ctx.metrics.write(kind, "annotation");
-            }
-        }
+    } else if broker::enabled(kc) {
+        // Nothing rendered: the broker was not touched, its conditions stay as they were.
+        carry_broker_conditions(kc, &fragments, &mut built);
     }
     // Status.
     if apply::write_target_status(&ctx.client, kc, &built.status).await? {
@@ -221,7 +236,198 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         }
         return Ok((Action::await_change(), writes));
     }
-    Ok((Action::requeue(RESYNC), writes))
+    if let Some((reason, message)) = broker_failure {
+        // Retried with the per-object backoff (the output is written).
+        return Err(Error::BrokerSync {
+            object: format!("{namespace}/{name}"),
+            reason,
+            message,
+        });
+    }
+    let resync = if broker::enabled(kc) {
+        ctx.broker_resync
+    } else {
+        RESYNC
+    };
+    Ok((Action::requeue(resync), writes))
+}
+
+/// Writes the output and the rollout annotations and, with `spec.rabbitmq.management`, syncs
+/// the broker and puts its conditions into `built`'s statuses. Returns whether the output was
+/// written, the workloads annotated, and why the broker could not be synced (reason, message)
+/// when it could not.
+async fn apply_and_sync(
+    kc: &KollaConfig,
+    fragments: &[AnyResource],
+    ctx: &Context,
+    namespace: &str,
+    built: &mut build::Built,
+    mut output: build::DesiredOutput,
+    writes: &mut Writes,
+) -> Result<(bool, Vec<String>, Option<(&'static str, String)>)> {
+    let files = output.files();
+    let stored = apply::read_output(&ctx.client, &output).await?;
+    let management = build::management(kc).cloned();
+    let pending = match &management {
+        Some(_) => {
+            let desired = broker::desired_policies(&files);
+            let pending = broker::no_longer_wanted(stored.as_ref(), &desired);
+            output.set_annotation(
+                broker::ANNOTATION_PENDING_DELETES,
+                broker::pending_annotation(&pending),
+            );
+            pending
+        }
+        None => Default::default(),
+    };
+    let written = apply::write_output(&ctx.client, stored.as_ref(), &output).await?;
+    if written {
+        writes.output += 1;
+        ctx.metrics.write(output.kind(), "apply");
+    }
+    let mut annotated = Vec::new();
+    if let Some(hash) = &built.rollout_hash {
+        annotated =
+            apply::annotate_workloads(&ctx.client, namespace, &kc.spec.rollout, hash).await?;
+        writes.workloads = annotated.len();
+        for workload in &annotated {
+            let kind = workload.split('/').next().unwrap_or_default();
+            ctx.metrics.write(kind, "annotation");
+        }
+    }
+    let Some(management) = management else {
+        return Ok((written, annotated, None));
+    };
+    let client = broker::config(&ctx.client, namespace, &management)
+        .await?
+        .and_then(|config| {
+            kollacfg_broker::Broker::new(config)
+                .map(|b| b.with_observer(Arc::new(BrokerRequests(ctx.metrics.clone()))))
+                .map_err(broker::SyncError::Broker)
+        });
+    let pass = broker::sync(
+        client,
+        &files,
+        stored.as_ref(),
+        &pending,
+        &built.absent_policies,
+    )
+    .await;
+    ctx.metrics
+        .broker_sync_duration
+        .observe(pass.took.as_secs_f64());
+    ctx.metrics
+        .broker_policies_restored
+        .inc_by(pass.restored as u64);
+    if let Ok(outcome) = &pass.result {
+        writes.broker = outcome.put.len() + outcome.deleted.len();
+        if pass.restored > 0 {
+            tracing::info!(restored = pass.restored, "broker drift repaired");
+        }
+    }
+    // The deletions the broker confirmed leave the record on the output.
+    let remaining = broker::still_pending(&pending, &pass);
+    if remaining != pending {
+        let mut updated = output.clone();
+        updated.set_annotation(
+            broker::ANNOTATION_PENDING_DELETES,
+            broker::pending_annotation(&remaining),
+        );
+        if apply::write_output(&ctx.client, Some(&output), &updated).await? {
+            ctx.metrics.write(updated.kind(), "apply");
+        }
+    }
+    put_broker_conditions(kc, fragments, built, &management, &pass, &(ctx.clock)());
+    let failure = pass
+        .result
+        .as_ref()
+        .err()
+        .map(|e| (e.reason(), e.to_string()));
+    Ok((written, annotated, failure))
+}
+
+/// Puts `BrokerSynced` (and `InsecureBroker`), `status.broker` and each deciding
+/// RabbitPolicy's `Live` condition into `built` after `pass`.
+fn put_broker_conditions(
+    kc: &KollaConfig,
+    fragments: &[AnyResource],
+    built: &mut build::Built,
+    management: &kollacfg_api::Management,
+    pass: &broker::Pass,
+    now: &Time,
+) {
+    let report = broker::report(
+        management,
+        pass,
+        &built.policy_winners,
+        &built.absent_policies,
+    );
+    let previous = kc.status.clone().unwrap_or_default();
+    let generation = kc.metadata.generation;
+    conditions::merge(
+        &mut built.status.conditions,
+        report.target,
+        &[],
+        &previous.conditions,
+        generation,
+        now,
+    );
+    let changed = broker::synced_changed(&previous.conditions, &built.status.conditions);
+    built.status.broker =
+        broker::broker_status(previous.broker.as_ref(), report.counts, changed, now);
+    for (id, status) in &mut built.fragments {
+        if let Some(live) = report.fragments.get(id) {
+            let stored = stored_conditions(fragments, id);
+            conditions::merge(
+                &mut status.conditions,
+                vec![live.clone()],
+                &[],
+                stored,
+                status.observed_generation,
+                now,
+            );
+        }
+    }
+}
+
+/// The conditions stored on fragment `id` (before this pass).
+fn stored_conditions<'a>(
+    fragments: &'a [AnyResource],
+    id: &kollacfg_render::ResourceRef,
+) -> &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+    fragments
+        .iter()
+        .find(|f| f.kind() == id.kind && f.metadata().name.as_deref() == Some(id.name.as_str()))
+        .map_or(&[], build::fragment_previous)
+}
+
+/// With nothing rendered, the broker was not touched: its conditions (on the KollaConfig and
+/// on the RabbitPolicies) and counts stay those of the previous statuses.
+fn carry_broker_conditions(kc: &KollaConfig, fragments: &[AnyResource], built: &mut build::Built) {
+    let previous = kc.status.clone().unwrap_or_default();
+    let now = Time(Timestamp::UNIX_EPOCH);
+    conditions::merge(
+        &mut built.status.conditions,
+        Vec::new(),
+        &[
+            kollacfg_api::CONDITION_BROKER_SYNCED,
+            kollacfg_api::CONDITION_INSECURE_BROKER,
+        ],
+        &previous.conditions,
+        kc.metadata.generation,
+        &now,
+    );
+    built.status.broker = previous.broker;
+    for (id, status) in &mut built.fragments {
+        conditions::merge(
+            &mut status.conditions,
+            Vec::new(),
+            &[kollacfg_api::CONDITION_LIVE],
+            stored_conditions(fragments, id),
+            status.observed_generation,
+            &now,
+        );
+    }
 }
 
 /// Says in the KollaConfig's status that its output could not be written (best effort: with

@@ -86,6 +86,26 @@ pub enum Error {
     /// The whole reconcile took longer than its time limit (an API call hung).
     #[error("the reconcile took longer than {0:?}; abandoned")]
     Timeout(std::time::Duration),
+    /// Reading a Secret named by `spec.rabbitmq.management` failed (a missing one is not an
+    /// error: it is reported in status).
+    #[error("reading Secret {object}: {source}")]
+    ReadSecret {
+        /// `namespace/name`.
+        object: String,
+        /// The API error.
+        source: kube::Error,
+    },
+    /// The live broker's policies could not be synced (unreachable, credentials refused or
+    /// missing); the output was written. `reason` is the BrokerSynced condition's.
+    #[error("syncing the broker of KollaConfig {object}: {message}")]
+    BrokerSync {
+        /// `namespace/name` of the KollaConfig.
+        object: String,
+        /// The condition reason (BrokerUnreachable, Unauthorized, ...).
+        reason: &'static str,
+        /// What went wrong (never a credential).
+        message: String,
+    },
     /// Writing a fragment's status failed.
     #[error("writing the status of {kind} {object}: {source}")]
     WriteFragmentStatus {
@@ -113,6 +133,8 @@ impl Error {
             Self::WriteTargetStatus { .. } => "WriteTargetStatus",
             Self::WriteFragmentStatus { .. } => "WriteFragmentStatus",
             Self::Timeout(_) => "Timeout",
+            Self::ReadSecret { .. } => "ReadSecret",
+            Self::BrokerSync { .. } => "BrokerSync",
         }
     }
 }

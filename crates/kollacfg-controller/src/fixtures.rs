@@ -126,6 +126,7 @@ pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
         backoff: Backoff::default(),
         clock,
         metrics: Arc::default(),
+        broker_resync: crate::controller::BROKER_RESYNC,
     };
     (Arc::new(ctx), verifier)
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use kollacfg_render::items::DEFINITIONS_JSON;
 use sha2::{Digest, Sha256};
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -32,9 +33,35 @@ pub fn files_hash(files: &BTreeMap<String, Vec<u8>>) -> String {
 }
 
 /// The hash put on the rollout workloads' pod templates: over the files whose change needs a
-/// restart. For now that is every file.
-pub fn rollout_hash(files: &BTreeMap<String, Vec<u8>>) -> String {
-    files_hash(files)
+/// restart. With `live_policies` (the KollaConfig has `spec.rabbitmq.management`, so the
+/// controller applies policies to the running broker), `definitions.json` is hashed with its
+/// `policies` taken out: a change of policies alone restarts nothing, while users, vhosts,
+/// permissions and every other file still do. Otherwise every byte of every file counts.
+pub fn rollout_hash(files: &BTreeMap<String, Vec<u8>>, live_policies: bool) -> String {
+    if !live_policies {
+        return files_hash(files);
+    }
+    let normalised = files.get(DEFINITIONS_JSON).map(|d| without_policies(d));
+    content_hash(files.iter().map(|(name, content)| {
+        let content = match (&normalised, name.as_str()) {
+            (Some(n), DEFINITIONS_JSON) => n.as_slice(),
+            _ => content.as_slice(),
+        };
+        (name.as_str(), content)
+    }))
+}
+
+/// `definitions.json` without its top-level `policies` member, as compact JSON in the file's
+/// own key order; the bytes themselves when they are not a JSON object (a rendered file always
+/// is one).
+fn without_policies(definitions: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(definitions) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.remove("policies");
+            serde_json::to_vec(&map).unwrap_or_else(|_| definitions.to_vec())
+        }
+        _ => definitions.to_vec(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -68,5 +95,44 @@ mod tests {
         assert_ne!(ab, shifted);
         assert_ne!(ab, content_hash([("a", b"1".as_slice())]));
         assert_eq!(ab.len(), 64);
+    }
+
+    fn rabbit_files(definitions: &str) -> BTreeMap<String, Vec<u8>> {
+        BTreeMap::from([
+            (
+                "definitions.json".to_string(),
+                definitions.as_bytes().to_vec(),
+            ),
+            ("rabbitmq.conf".to_string(), b"heartbeat = 60\n".to_vec()),
+        ])
+    }
+
+    #[test]
+    fn with_live_policies_a_policy_change_keeps_the_rollout_hash() {
+        let before = rabbit_files(
+            "{\"users\": [{\"name\": \"openstack\"}],\n \"policies\": [{\"vhost\": \"/\", \"name\": \"ha-all\"}]}\n",
+        );
+        let after = rabbit_files(
+            "{\"users\": [{\"name\": \"openstack\"}],\n \"policies\": [\n  {\"vhost\": \"/\", \"name\": \"ha-two\"}\n]}\n",
+        );
+        let none = rabbit_files("{\"users\": [{\"name\": \"openstack\"}]}\n");
+        assert_eq!(rollout_hash(&before, true), rollout_hash(&after, true));
+        assert_eq!(rollout_hash(&before, true), rollout_hash(&none, true));
+        // Without live policies every byte counts.
+        assert_ne!(rollout_hash(&before, false), rollout_hash(&after, false));
+        assert_eq!(rollout_hash(&before, false), files_hash(&before));
+    }
+
+    #[test]
+    fn with_live_policies_users_and_other_files_still_change_the_rollout_hash() {
+        let base = rabbit_files("{\"users\": [{\"name\": \"openstack\"}], \"policies\": []}");
+        let users = rabbit_files("{\"users\": [{\"name\": \"admin\"}], \"policies\": []}");
+        assert_ne!(rollout_hash(&base, true), rollout_hash(&users, true));
+        let mut conf = base.clone();
+        conf.insert("rabbitmq.conf".to_string(), b"heartbeat = 30\n".to_vec());
+        assert_ne!(rollout_hash(&base, true), rollout_hash(&conf, true));
+        let mut env = base.clone();
+        env.insert("rabbitmq-env.conf".to_string(), b"X=1\n".to_vec());
+        assert_ne!(rollout_hash(&base, true), rollout_hash(&env, true));
     }
 }

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod broker;
 pub mod build;
 pub mod conditions;
 pub mod controller;

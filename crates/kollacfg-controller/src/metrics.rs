@@ -35,6 +35,15 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// Labels of the broker request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BrokerRequestLabel {
+    /// `GET`, `PUT` or `DELETE`.
+    pub method: String,
+    /// The HTTP status code, or `none` when no answer came.
+    pub code: String,
+}
+
 /// The controller's metrics and its readiness.
 pub struct Metrics {
     registry: Registry,
@@ -48,6 +57,12 @@ pub struct Metrics {
     pub writes: Family<WriteLabel, Counter>,
     /// Failed list or watch requests, by kind watched (each is retried with a backoff).
     pub watch_errors: Family<KindLabel, Counter>,
+    /// Requests to RabbitMQ management APIs, by method and status code.
+    pub broker_requests: Family<BrokerRequestLabel, Counter>,
+    /// Broker sync duration in seconds (one GET and the writes it calls for).
+    pub broker_sync_duration: Histogram,
+    /// Policies written back after they were changed or deleted in the broker by hand.
+    pub broker_policies_restored: Counter,
     ready: AtomicBool,
 }
 
@@ -59,6 +74,9 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let writes = Family::<WriteLabel, Counter>::default();
         let watch_errors = Family::<KindLabel, Counter>::default();
+        let broker_requests = Family::<BrokerRequestLabel, Counter>::default();
+        let broker_sync_duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        let broker_policies_restored = Counter::default();
         let mut registry = Registry::with_prefix("kollacfg");
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
@@ -81,6 +99,21 @@ impl Default for Metrics {
             "List or watch requests that failed (and are retried with a backoff), by kind",
             watch_errors.clone(),
         );
+        registry.register(
+            "broker_requests",
+            "Requests sent to RabbitMQ management APIs, by method and HTTP status code",
+            broker_requests.clone(),
+        );
+        registry.register(
+            "broker_sync_duration_seconds",
+            "Broker sync duration (one GET of the policies and the writes it calls for)",
+            broker_sync_duration.clone(),
+        );
+        registry.register(
+            "broker_policies_restored",
+            "Policies written back after they were changed or deleted in the broker by hand",
+            broker_policies_restored.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -88,8 +121,26 @@ impl Default for Metrics {
             duration,
             writes,
             watch_errors,
+            broker_requests,
+            broker_sync_duration,
+            broker_policies_restored,
             ready: AtomicBool::new(false),
         }
+    }
+}
+
+/// Counts each broker request in [`Metrics::broker_requests`].
+pub struct BrokerRequests(pub std::sync::Arc<Metrics>);
+
+impl kollacfg_broker::RequestObserver for BrokerRequests {
+    fn observe(&self, method: &str, status: Option<u16>) {
+        self.0
+            .broker_requests
+            .get_or_create(&BrokerRequestLabel {
+                method: method.to_string(),
+                code: status.map_or_else(|| "none".to_string(), |c| c.to_string()),
+            })
+            .inc();
     }
 }
 

@@ -182,6 +182,7 @@ async fn first_pass() -> (Vec<Seen>, Value) {
             workloads: 1,
             statuses: 3,
             events: 3,
+            broker: 0,
         }
     );
     let output = seen[2].body.clone();

@@ -38,6 +38,9 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     /// Run only while holding this Lease (`None`: always run; one replica only).
     pub leader_election: Option<LeaderElection>,
+    /// How often the live broker of a KollaConfig with `spec.rabbitmq.management` is read
+    /// again to repair drift (one GET per KollaConfig per period).
+    pub broker_resync: std::time::Duration,
 }
 
 /// Which Lease the replicas compete for.
@@ -277,6 +280,7 @@ async fn run_controllers(
             client,
             ns,
             settings.concurrency,
+            settings.broker_resync,
             metrics.clone(),
             filling.clone(),
             shutdown.clone(),
@@ -305,6 +309,7 @@ async fn run_controller(
     client: &Client,
     ns: Option<&str>,
     concurrency: u16,
+    broker_resync: std::time::Duration,
     metrics: Arc<Metrics>,
     filling: Arc<AtomicUsize>,
     shutdown: watch::Receiver<bool>,
@@ -364,6 +369,7 @@ async fn run_controller(
 
     let mut context = Context::new(client.clone(), stores.clone());
     context.metrics = metrics.clone();
+    context.broker_resync = broker_resync;
     let ctx = Arc::new(context);
     let control = async move {
         tracing::info!(namespace = ns.unwrap_or("(all)"), "filling the caches");

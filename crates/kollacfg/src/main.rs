@@ -90,6 +90,12 @@ enum Command {
         /// Name of the Lease.
         #[arg(long, value_name = "NAME", default_value = "kollacfg")]
         lease_name: String,
+        /// Seconds between two reads of a live broker's policies (KollaConfigs with
+        /// spec.rabbitmq.management): one GET per KollaConfig per period; a policy changed or
+        /// deleted by hand is restored.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60, env = "KOLLACFG_BROKER_RESYNC",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        broker_resync: u64,
     },
 }
 
@@ -190,6 +196,7 @@ fn main() -> ExitCode {
             leader_elect,
             lease_namespace,
             lease_name,
+            broker_resync,
         } => {
             kollacfg_controller::telemetry::init(match log_format {
                 LogFormat::Text => kollacfg_controller::LogFormat::Text,
@@ -202,6 +209,7 @@ fn main() -> ExitCode {
                 namespaces,
                 concurrency,
                 metrics_addr: Some(metrics_addr),
+                broker_resync: std::time::Duration::from_secs(broker_resync),
                 leader_election: leader_elect.then_some(kollacfg_controller::LeaderElection {
                     namespace: lease_namespace,
                     name: lease_name,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kollacfg_api::{to_fragment, to_target, AnyResource, FragmentStatus, KollaConfig};
+use kollacfg_render::items::ItemKey;
 use kollacfg_render::render::render_target;
 use kollacfg_render::{Fragment, ResourceRef};
 
@@ -66,6 +67,12 @@ pub struct Built {
     pub status: kollacfg_api::KollaConfigStatus,
     /// Each fragment's status, sorted by `Kind/name`.
     pub fragments: Vec<(ResourceRef, FragmentStatus)>,
+    /// The fragment that decided each policy `(vhost, name)` of definitions.json (`absent`
+    /// ones included); empty when nothing was rendered.
+    pub policy_winners: BTreeMap<(String, String), ResourceRef>,
+    /// The policies that must not exist (`RabbitPolicy.spec.absent` won); empty when nothing
+    /// was rendered.
+    pub absent_policies: Vec<(String, String)>,
     /// Why nothing was rendered; `None` when the output is current.
     pub degraded: Option<Degraded>,
 }
@@ -93,6 +100,21 @@ impl Degraded {
             Self::OutputTooLarge(_) => "OutputTooLarge",
         }
     }
+}
+
+/// Whether the controller applies `kolla_config`'s policies to the running broker
+/// (`spec.rabbitmq.management` is set).
+pub fn live_policies(kolla_config: &KollaConfig) -> bool {
+    management(kolla_config).is_some()
+}
+
+/// `spec.rabbitmq.management`, if set.
+pub fn management(kolla_config: &KollaConfig) -> Option<&kollacfg_api::Management> {
+    kolla_config
+        .spec
+        .rabbitmq
+        .as_ref()
+        .and_then(|r| r.management.as_ref())
 }
 
 /// Whether `fragment` names `kolla_config`: a fragment kind, in the same namespace, with
@@ -129,7 +151,7 @@ pub fn build(inputs: &Inputs<'_>) -> Built {
     let (output, rollout_hash) = match &rendered {
         Rendered::Ok(out) if output_size(&out.files) <= MAX_OUTPUT_BYTES => (
             Some(desired_output(kc, &out.files)),
-            Some(crate::hash::rollout_hash(&out.files)),
+            Some(crate::hash::rollout_hash(&out.files, live_policies(kc))),
         ),
         _ => (None, None),
     };
@@ -146,11 +168,28 @@ pub fn build(inputs: &Inputs<'_>) -> Built {
         })
         .collect();
     fragments.sort_by(|a, b| (&a.0.kind, &a.0.name).cmp(&(&b.0.kind, &b.0.name)));
+    let (policy_winners, absent_policies) = match &rendered {
+        Rendered::Ok(out) => (
+            out.items
+                .iter()
+                .filter_map(|item| match &item.item {
+                    ItemKey::Policy { vhost, name } => {
+                        Some(((vhost.clone(), name.clone()), item.winner.clone()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            out.absent_policies(),
+        ),
+        _ => (BTreeMap::new(), Vec::new()),
+    };
     Built {
         output,
         rollout_hash,
         status,
         fragments,
+        policy_winners,
+        absent_policies,
         degraded: rendered.degraded(),
     }
 }

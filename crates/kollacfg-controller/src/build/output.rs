@@ -54,13 +54,73 @@ impl DesiredOutput {
         }
     }
 
-    /// The `kollacfg.dev/content-hash` it carries.
-    pub fn content_hash(&self) -> &str {
+    /// Every file in the object (key → bytes).
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        match self {
+            Self::Secret(s) => s
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
+            Self::ConfigMap(c) => {
+                let text = c
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone().into_bytes()));
+                let binary = c
+                    .binary_data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.0.clone()));
+                text.chain(binary).collect()
+            }
+        }
+    }
+
+    /// The content of file `name` in the object, if it has it.
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        match self {
+            Self::Secret(s) => s.data.as_ref()?.get(name).map(|b| b.0.as_slice()),
+            Self::ConfigMap(c) => c
+                .data
+                .as_ref()
+                .and_then(|d| d.get(name))
+                .map(|t| t.as_bytes())
+                .or_else(|| c.binary_data.as_ref()?.get(name).map(|b| b.0.as_slice())),
+        }
+    }
+
+    /// The value of annotation `key`, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
         self.metadata()
             .annotations
             .as_ref()
-            .and_then(|a| a.get(ANNOTATION_CONTENT_HASH))
-            .map_or("", String::as_str)
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    }
+
+    /// Sets annotation `key` to `value`, or removes it with `None`.
+    pub fn set_annotation(&mut self, key: &str, value: Option<String>) {
+        let metadata = match self {
+            Self::Secret(s) => &mut s.metadata,
+            Self::ConfigMap(c) => &mut c.metadata,
+        };
+        let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
+        match value {
+            Some(v) => {
+                annotations.insert(key.to_string(), v);
+            }
+            None => {
+                annotations.remove(key);
+            }
+        }
+    }
+
+    /// The `kollacfg.dev/content-hash` it carries.
+    pub fn content_hash(&self) -> &str {
+        self.annotation(ANNOTATION_CONTENT_HASH).unwrap_or_default()
     }
 }
 

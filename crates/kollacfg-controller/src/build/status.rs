@@ -109,6 +109,7 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
         files,
         contributors,
         contributor_count,
+        broker: previous.broker,
     }
 }
 
