@@ -4,7 +4,7 @@
 //! makes them. Deletable: the `absent` policies, or with `--prune` every live policy not
 //! desired. Nothing is written to disk; the password is never printed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,7 +14,8 @@ use kollacfg_broker::{
     PolicyKey,
 };
 use kollacfg_render::contrib::RABBITMQ_SERVICE;
-use kollacfg_render::items::DEFINITIONS_JSON;
+use kollacfg_render::items::{ItemKey, DEFINITIONS_JSON};
+use kollacfg_render::ResourceRef;
 
 use crate::plan::{build_selected, Selection};
 
@@ -66,7 +67,11 @@ pub fn run(options: &Options<'_>, apply_changes: bool) -> ExitCode {
 }
 
 fn run_inner(o: &Options<'_>, apply_changes: bool) -> Result<ExitCode, Fatal> {
-    let (desired, absent) = desired_policies(o)?;
+    let Desired {
+        policies: desired,
+        absent,
+        from,
+    } = desired_policies(o)?;
     let password = read_password(o.password_file)?;
     let ca_pem = match o.ca_file {
         Some(path) => Some(
@@ -125,7 +130,10 @@ fn run_inner(o: &Options<'_>, apply_changes: bool) -> Result<ExitCode, Fatal> {
             println!("deleted {key}");
         }
         for (key, error) in &outcome.failures {
-            eprintln!("error: policy {key}: {error}");
+            match from.get(key) {
+                Some(fragment) => eprintln!("error: {fragment}: policy {key}: {error}"),
+                None => eprintln!("error: policy {key} (base definitions.json): {error}"),
+            }
         }
         println!(
             "{}: {} put, {} deleted, {} refused, {unmanaged} unmanaged left alone \
@@ -139,9 +147,19 @@ fn run_inner(o: &Options<'_>, apply_changes: bool) -> Result<ExitCode, Fatal> {
     })
 }
 
-/// The policies of the selected rabbitmq target's rendered `definitions.json`, and its
-/// `absent` policy keys.
-fn desired_policies(o: &Options<'_>) -> Result<(Vec<Policy>, BTreeSet<PolicyKey>), Fatal> {
+/// What the selected rabbitmq target wants.
+struct Desired {
+    /// The policies of its rendered `definitions.json`.
+    policies: Vec<Policy>,
+    /// Its `absent` policy keys.
+    absent: BTreeSet<PolicyKey>,
+    /// The fragment that decided each policy a fragment set (the others come from the base).
+    from: BTreeMap<PolicyKey, ResourceRef>,
+}
+
+/// The policies of the selected rabbitmq target's rendered `definitions.json`, its `absent`
+/// policy keys, and which fragment set each.
+fn desired_policies(o: &Options<'_>) -> Result<Desired, Fatal> {
     let selection = match o.target {
         Some(name) => Selection::Named(name),
         None => Selection::Service(RABBITMQ_SERVICE),
@@ -188,7 +206,22 @@ fn desired_policies(o: &Options<'_>) -> Result<(Vec<Policy>, BTreeSet<PolicyKey>
         .into_iter()
         .map(|(vhost, name)| PolicyKey::new(vhost, name))
         .collect();
-    Ok((desired, absent))
+    let from = target
+        .output
+        .items
+        .iter()
+        .filter_map(|item| match &item.item {
+            ItemKey::Policy { vhost, name } => {
+                Some((PolicyKey::new(vhost, name), item.winner.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Desired {
+        policies: desired,
+        absent,
+        from,
+    })
 }
 
 /// The password file's content without its trailing line break.

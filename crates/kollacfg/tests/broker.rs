@@ -311,7 +311,7 @@ fn broker_diff_and_sync_against_a_real_rabbitmq() {
     assert_code(&sync, 1, "sync with a missing vhost");
     assert!(
         stderr(&sync)
-            .contains("error: policy nova/nova-ttl: vhost \"nova\" does not exist on the broker"),
+            .contains("error: RabbitPolicy openstack/nova-ttl: policy nova/nova-ttl: vhost \"nova\" does not exist on the broker"),
         "{}",
         stderr(&sync)
     );
