@@ -13,4 +13,4 @@ mod sync;
 pub use client::{broker_reason, Broker, BrokerConfig, BrokerError, RequestObserver};
 pub use plan::{plan, Plan};
 pub use policy::{policies_from_definitions, value_eq, Policy, PolicyKey};
-pub use sync::{sync, SyncOutcome};
+pub use sync::{apply, sync, SyncOutcome};

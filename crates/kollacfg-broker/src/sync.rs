@@ -30,7 +30,13 @@ pub async fn sync(
     deletable: &BTreeSet<PolicyKey>,
 ) -> Result<SyncOutcome, BrokerError> {
     let live = broker.list_policies().await?;
-    let plan = plan(desired, &live, deletable);
+    apply(broker, plan(desired, &live, deletable)).await
+}
+
+/// The writes of a plan made from a fresh [`Broker::list_policies`]: its PUTs, then its
+/// DELETEs, with the same error handling as [`sync`]. For a caller that shows the plan
+/// before applying it.
+pub async fn apply(broker: &Broker, plan: Plan) -> Result<SyncOutcome, BrokerError> {
     let mut outcome = SyncOutcome {
         put: Vec::new(),
         deleted: Vec::new(),

@@ -1,6 +1,7 @@
 //! `kollacfg`: renders, diffs and validates kolla configuration from typed resources.
 //! This file only parses arguments and maps outcomes to exit codes; the work is in the modules.
 
+mod broker;
 mod inputs;
 mod plan;
 mod report;
@@ -54,6 +55,12 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Compare the policies of the rendered definitions.json with a running RabbitMQ (through
+    /// its management API) and print or apply the difference.
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
+    },
     /// Print every CustomResourceDefinition as YAML.
     Crds,
     /// Run the controller in a cluster: render every KollaConfig into its Secret or ConfigMap
@@ -97,6 +104,72 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         broker_resync: u64,
     },
+}
+
+/// `kollacfg broker ...`.
+#[derive(Subcommand)]
+enum BrokerAction {
+    /// Print the PUTs and DELETEs that would make the broker's policies the rendered ones.
+    /// Exit 0: nothing to do; 1: changes; 2: error.
+    Diff {
+        #[command(flatten)]
+        args: BrokerArgs,
+    },
+    /// Apply them. Exit 0: all applied; 1: the broker refused a policy; 2: any other error.
+    Sync {
+        #[command(flatten)]
+        args: BrokerArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Base URL of RabbitMQ's management API, e.g. http://127.0.0.1:15672 (https:// for TLS).
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Management user (tag policymaker or administrator).
+    #[arg(long, value_name = "USER")]
+    user: String,
+    /// File holding the user's password (a trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    password_file: PathBuf,
+    /// PEM file of the CA that signed the broker's certificate (only it is trusted).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Do not verify the broker's TLS certificate.
+    #[arg(long)]
+    insecure_skip_tls_verify: bool,
+    /// Also delete every live policy that is not desired (listed first); without it, only
+    /// `absent` policies are deleted.
+    #[arg(long)]
+    prune: bool,
+    /// The KollaConfig (NAME or NAMESPACE/NAME) whose policies to use, when the input has
+    /// several rabbitmq ones.
+    #[arg(long, value_name = "NAME")]
+    target: Option<String>,
+    /// Limit on each request to the broker, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+}
+
+impl BrokerArgs {
+    fn options(&self) -> broker::Options<'_> {
+        broker::Options {
+            paths: &self.input.paths,
+            base: self.input.base.as_deref(),
+            target: self.target.as_deref(),
+            url: &self.url,
+            user: &self.user,
+            password_file: &self.password_file,
+            ca_file: self.ca_file.as_deref(),
+            insecure: self.insecure_skip_tls_verify,
+            prune: self.prune,
+            timeout: std::time::Duration::from_secs(self.timeout),
+        }
+    }
 }
 
 /// `--log-format`.
@@ -183,6 +256,10 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             None => ExitCode::from(1),
+        },
+        Command::Broker { action } => match action {
+            BrokerAction::Diff { args } => broker::run(&args.options(), false),
+            BrokerAction::Sync { args } => broker::run(&args.options(), true),
         },
         Command::Crds => {
             print!("{}", kollacfg_api::crds_yaml());

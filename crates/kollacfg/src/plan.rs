@@ -28,9 +28,43 @@ pub struct Plan {
     pub fragment_count: usize,
 }
 
+/// Which KollaConfigs to render.
+pub enum Selection<'a> {
+    /// Every one, one per service directory (what `render` writes).
+    All,
+    /// Every one of this service, several allowed (nothing is written per directory).
+    Service(&'a str),
+    /// The one with this `metadata.name` (or `namespace/name`).
+    Named(&'a str),
+}
+
+impl Selection<'_> {
+    fn keeps(&self, target: &Target) -> bool {
+        match self {
+            Self::All => true,
+            Self::Service(service) => target.service == *service,
+            Self::Named(name) => {
+                *name == target.id.name
+                    || *name == format!("{}/{}", target.id.namespace, target.id.name)
+            }
+        }
+    }
+}
+
 /// Loads and renders everything; prints every error (and conflicts as warnings) to stderr.
 /// Returns `None` when anything is wrong, or when `strict` and there is a conflict.
 pub fn build(paths: &[PathBuf], base: Option<&Path>, strict: bool) -> Option<Plan> {
+    build_selected(paths, base, strict, &Selection::All)
+}
+
+/// [`build`], rendering only the selected KollaConfigs (every input is still loaded and
+/// checked).
+pub fn build_selected(
+    paths: &[PathBuf],
+    base: Option<&Path>,
+    strict: bool,
+    selection: &Selection<'_>,
+) -> Option<Plan> {
     let inputs = match inputs::load(paths) {
         Ok(inputs) => inputs,
         Err(errors) => {
@@ -55,8 +89,12 @@ pub fn build(paths: &[PathBuf], base: Option<&Path>, strict: bool) -> Option<Pla
     let mut planned = Vec::new();
     let mut services: BTreeMap<&str, &kollacfg_render::ResourceRef> = BTreeMap::new();
     let mut other_errors = Vec::new();
-    for target in &targets {
-        if let Some(first) = services.insert(&target.service, &target.id) {
+    for target in targets.iter().filter(|t| selection.keeps(t)) {
+        let one_per_service = matches!(selection, Selection::All);
+        if let Some(first) = services
+            .insert(&target.service, &target.id)
+            .filter(|_| one_per_service)
+        {
             issues.push(Issue::new(
                 &target.id,
                 "spec.service",

@@ -77,6 +77,7 @@ pub struct RabbitNode {
     env_file: PathBuf,
     epmd_port: u16,
     amqp_port: u16,
+    management_port: u16,
     dir: TempDir,
     _lock: MutexGuard<'static, ()>,
 }
@@ -157,6 +158,7 @@ impl RabbitNode {
             env_file,
             epmd_port,
             amqp_port,
+            management_port,
             dir,
             _lock: lock,
         };
@@ -197,6 +199,13 @@ impl RabbitNode {
     /// The port of the node's AMQP listener.
     pub fn amqp_port(&self) -> u16 {
         self.amqp_port
+    }
+
+    /// The port of the node's management API (HTTP, on 127.0.0.1); `tests/broker.rs` talks
+    /// to it.
+    #[allow(dead_code)]
+    pub fn management_port(&self) -> u16 {
+        self.management_port
     }
 
     /// `rabbitmqctl -q -n rabbit@localhost ARGS...` with the node's env file; panics with the
