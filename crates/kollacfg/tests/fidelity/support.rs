@@ -75,7 +75,9 @@ impl Drop for TempDir {
 pub fn render(scenario: &str) -> TempDir {
     let out = TempDir::new(&format!("render-{scenario}"));
     let examples = examples_dir();
-    let output = run(Command::new(env!("CARGO_BIN_EXE_kollacfg"))
+    let binary =
+        option_env!("CARGO_BIN_EXE_kollacfg").expect("the kollacfg binary of this package");
+    let output = run(Command::new(binary)
         .arg("render")
         .arg("-f")
         .arg(examples.join(scenario))
