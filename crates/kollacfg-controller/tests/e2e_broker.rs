@@ -8,8 +8,10 @@
 //! `#[ignore]`d in a plain `cargo test`: it needs `KOLLACFG_KUBE_BIN`, root and Debian's
 //! `rabbitmq-server` (tests/run provides them).
 
+#[allow(dead_code)]
 #[path = "e2e/cluster.rs"]
 mod cluster;
+#[allow(dead_code)]
 #[path = "e2e/controller.rs"]
 mod controller;
 #[allow(dead_code)]
@@ -20,6 +22,7 @@ mod rabbit;
 mod support;
 #[path = "e2e/wait.rs"]
 mod wait;
+#[allow(dead_code)]
 #[path = "e2e/world.rs"]
 mod world;
 
