@@ -144,15 +144,18 @@ pub fn file_name(file: &str) -> Result<(), String> {
 /// A kolla service directory name.
 pub fn service_name(service: &str) -> Result<(), String> {
     let ok = !service.is_empty()
+        && service.len() <= 63
         && service
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !service.starts_with('-');
+        && !service.starts_with('-')
+        && !service.ends_with('-');
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "{service:?} is not a kolla service directory name (lowercase letters, digits, '-')"
+            "{service:?} is not a kolla service directory name (a DNS-1123 label: at most 63 \
+             lowercase letters, digits and '-', starting and ending with a letter or digit)"
         ))
     }
 }

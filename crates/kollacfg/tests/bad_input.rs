@@ -93,7 +93,7 @@ fn policy_pattern_lookahead_is_accepted() {
     let doc = policy("  pattern: '^(?!amq\\.).*'\n  definition: {message-ttl: 1000}\n");
     std::fs::write(&input, format!("{TARGETS}---\n{doc}")).unwrap();
     let out = dir.path().join("out");
-    render_ok(&[&input], dir.path(), &out);
+    render_ok(&[&input], &example("base"), &out);
     let json = std::fs::read_to_string(out.join("rabbitmq/definitions.json")).unwrap();
     assert!(json.contains(r#""pattern":"^(?!amq\\.).*""#), "{json}");
 }
