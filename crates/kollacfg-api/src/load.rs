@@ -24,6 +24,18 @@ pub enum LoadError {
         /// The parser's message, with line and column when it has them.
         reason: String,
     },
+    /// Flow collections (`[`, `{`) nested deeper than [`MAX_FLOW_DEPTH`]: refused before
+    /// parsing, so no input can exhaust the stack or the parser's time.
+    #[error(
+        "document {document}: line {line}: [ and {{ nested deeper than the limit of \
+         {MAX_FLOW_DEPTH} levels (nesting limit)"
+    )]
+    TooDeep {
+        /// 1-based document index.
+        document: usize,
+        /// 1-based line where the limit was passed.
+        line: usize,
+    },
     /// The document is not a mapping with `apiVersion` and `kind`.
     #[error("document {document}: not a Kubernetes object (a mapping with apiVersion and kind)")]
     NotAnObject {
@@ -71,6 +83,7 @@ impl LoadError {
     pub fn document(&self) -> usize {
         match self {
             Self::Yaml { document, .. }
+            | Self::TooDeep { document, .. }
             | Self::NotAnObject { document }
             | Self::UnknownKind { document, .. }
             | Self::MissingName { document, .. }
@@ -109,6 +122,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<AnyResource>, LoadError> {
 pub fn parse_all_documents(text: &str) -> (Vec<AnyResource>, Vec<LoadError>) {
     let mut resources = Vec::new();
     let mut errors = Vec::new();
+    if let Some(too_deep) = too_deep(text) {
+        return (resources, vec![too_deep]);
+    }
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let document_index = index + 1;
         let value = match Value::deserialize(document) {
@@ -211,4 +227,65 @@ impl Typed<'_> {
             reason: e.into_inner().to_string(),
         })
     }
+}
+
+/// How deeply flow collections (`[...]`, `{...}`) may nest. No kollacfg resource needs more
+/// than a few levels; the YAML parser's time grows with the square of the depth.
+pub const MAX_FLOW_DEPTH: usize = 64;
+
+/// Finds where flow collections nest deeper than [`MAX_FLOW_DEPTH`], skipping quoted scalars
+/// and comments. A quote counts as opening a quoted scalar only where a scalar can start (after
+/// a space, `[`, `{`, `,` or at the start of a line), as YAML has it; `---` starts a new
+/// document.
+fn too_deep(text: &str) -> Option<LoadError> {
+    let (mut document, mut line, mut depth) = (1, 1, 0usize);
+    let mut prev = '\n';
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                line += 1;
+                if chars.as_str().starts_with("---") {
+                    document += 1;
+                    depth = 0;
+                }
+            }
+            '#' if prev.is_whitespace() => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+                prev = '\n';
+                continue;
+            }
+            '\'' | '"' if prev.is_whitespace() || matches!(prev, '[' | '{' | ',' | ':') => {
+                let mut escaped = false;
+                for q in chars.by_ref() {
+                    if q == '\n' {
+                        line += 1;
+                    }
+                    if c == '"' && q == '\\' && !escaped {
+                        escaped = true;
+                        continue;
+                    }
+                    if q == c && !escaped {
+                        break;
+                    }
+                    escaped = false;
+                }
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some(LoadError::TooDeep { document, line });
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    None
 }

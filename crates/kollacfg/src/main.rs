@@ -4,6 +4,7 @@
 mod inputs;
 mod plan;
 mod report;
+mod stdout;
 mod write;
 
 use std::path::PathBuf;
@@ -135,7 +136,13 @@ struct InputArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let code = run(cli.command);
+    stdout::flush();
+    code
+}
+
+fn run(command: Command) -> ExitCode {
+    match command {
         Command::Render {
             input,
             out,
@@ -179,7 +186,7 @@ fn main() -> ExitCode {
             None => ExitCode::from(1),
         },
         Command::Crds => {
-            print!("{}", kollacfg_api::crds_yaml());
+            stdout::print(&kollacfg_api::crds_yaml());
             ExitCode::SUCCESS
         }
         Command::Run {

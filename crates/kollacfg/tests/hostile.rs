@@ -7,6 +7,20 @@
 mod base;
 #[path = "hostile/common.rs"]
 mod common;
+#[path = "hostile/crash.rs"]
+mod crash;
 #[path = "hostile/writes.rs"]
 mod writes;
 
+/// A RabbitPolicy on the `rabbitmq` target (it edits `definitions.json`).
+pub fn base_policy() -> &'static str {
+    "apiVersion: kollacfg.dev/v1alpha1
+kind: RabbitPolicy
+metadata: {name: ha, namespace: openstack}
+spec:
+  kollaConfigRef: {name: rabbitmq}
+  name: ha-all
+  pattern: \".*\"
+  definition: {ha-mode: exactly, ha-params: 2}
+"
+}
