@@ -11,6 +11,8 @@ mod common;
 mod crash;
 #[path = "hostile/writes.rs"]
 mod writes;
+#[path = "hostile/yaml.rs"]
+mod yaml;
 
 /// A RabbitPolicy on the `rabbitmq` target (it edits `definitions.json`).
 pub fn base_policy() -> &'static str {
