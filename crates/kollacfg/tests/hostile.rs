@@ -9,6 +9,8 @@ mod base;
 mod common;
 #[path = "hostile/crash.rs"]
 mod crash;
+#[path = "hostile/injection.rs"]
+mod injection;
 #[path = "hostile/writes.rs"]
 mod writes;
 #[path = "hostile/yaml.rs"]
