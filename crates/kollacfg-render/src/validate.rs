@@ -559,6 +559,17 @@ pub fn extra_arg(entry: &str) -> Result<(String, Vec<String>), String> {
             "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then letters/digits)"
         ));
     }
+    // No emulator flag name holds a digit, and Erlang reads a value glued to its flag as a
+    // separate argument (`+P2048` is `+P 2048`): refused, or it would escape the typed kinds'
+    // precedence and ranges under another item name.
+    if let Some(at) = flag.find(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "{entry:?}: Erlang reads this as \"{} {}\"; write the flag and its value \
+             separated by a space",
+            &flag[..at],
+            &flag[at..]
+        ));
+    }
     let args: Vec<String> = words.map(str::to_string).collect();
     if args.iter().any(|a| a.is_empty()) {
         return Err(format!("{entry:?}: separate words with exactly one space"));

@@ -85,3 +85,15 @@ fn env_variables_that_change_the_start_script_are_refused() {
     let env = fs::read_to_string(scene.out().join("rabbitmq/rabbitmq-env.conf")).unwrap();
     assert!(env.contains("RABBITMQ_IO_THREAD_POOL_SIZE=64\n"), "{env}");
 }
+
+/// `+P2048` is `+P 2048` to Erlang: refused, naming the reading, so it cannot slip past the
+/// typed `maxProcesses` and its range under another item name.
+#[test]
+fn a_flag_with_its_value_glued_on_is_refused() {
+    let doc = "apiVersion: kollacfg.dev/v1alpha1\nkind: ErlangVmArgs\nmetadata: {name: e, namespace: openstack}\nspec:\n  kollaConfigRef: {name: rabbitmq}\n  extraArgs: ['+P2048']\n";
+    let scene = Scene::new(&[doc]);
+    scene.refused(&[
+        "ErlangVmArgs openstack/e: spec.extraArgs[0]: ",
+        "Erlang reads this as \"+P 2048\"",
+    ]);
+}
