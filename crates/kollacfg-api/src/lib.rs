@@ -9,6 +9,7 @@ pub mod convert;
 pub mod crds;
 pub mod erlang_vm_args;
 pub mod kolla_config;
+pub mod kubectl_yaml;
 pub mod load;
 pub mod messaging;
 pub mod nova;

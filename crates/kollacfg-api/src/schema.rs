@@ -79,7 +79,7 @@ pub const OBJECT_NAME_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
 /// A kolla service directory name such as `rabbitmq` or `nova-compute`.
-pub const SERVICE_PATTERN: &str = r"^[a-z0-9][a-z0-9-]*$";
+pub const SERVICE_PATTERN: &str = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$";
 
 /// A plain file name inside a kolla service directory: no `/`, not hidden.
 pub const FILE_NAME_PATTERN: &str = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$";

@@ -112,7 +112,14 @@ fn round_trips_through_yaml() {
         .iter()
         .map(|r| serde_yaml::to_string(r).unwrap())
         .collect();
-    let again = parse_documents(&yaml.join("---\n")).unwrap();
+    // serde_yaml writes `4:4` plain, which kubectl (YAML 1.1) reads as the number 244: the
+    // loader refuses it, as kubectl would misread it. JSON quotes every string.
+    assert!(parse_documents(&yaml.join("---\n")).is_err());
+    let json: Vec<String> = resources
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+    let again = parse_documents(&json.join("\n---\n")).unwrap();
     assert_eq!(again, resources);
     // Optional fields left out stay out.
     assert!(!yaml[3].contains("null"), "{}", yaml[3]);
@@ -291,4 +298,30 @@ fn foreign_and_malformed_documents() {
         }
         other => panic!("expected a YAML error, got {other:?}"),
     }
+}
+
+/// Flow nesting past the limit is refused before parsing, naming the document and the line;
+/// brackets inside quoted scalars and comments do not count.
+#[test]
+fn flow_nesting_is_limited_but_quoted_brackets_do_not_count() {
+    let deep = format!("a: 1\n---\nb:\n  c: {}{}\n", "[".repeat(65), "]".repeat(65));
+    let err = parse_documents(&deep).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LoadError::TooDeep {
+                document: 2,
+                line: 4
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("limit of 64 levels"), "{err}");
+
+    let brackets = "[".repeat(200);
+    let quoted = format!(
+        "apiVersion: kollacfg.dev/v1alpha1\nkind: ConfigOverride\nmetadata: {{name: o}}\nspec:\n  kollaConfigRef: {{name: nova}}\n  file: nova.conf\n  ini: {{DEFAULT: {{a: \"{brackets}\", b: '{brackets}'}}}}  # {brackets}\n"
+    );
+    let parsed = parse_documents(&quoted).unwrap();
+    assert_eq!(parsed.len(), 1);
 }

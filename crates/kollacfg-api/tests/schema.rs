@@ -236,7 +236,10 @@ fn enums() {
 fn patterns() {
     let pattern = |kind: &str, field: &str| spec_field(kind, field)["pattern"].clone();
     assert_eq!(pattern("ErlangVmArgs", "schedulers"), "^[0-9]+:[0-9]+$");
-    assert_eq!(pattern("KollaConfig", "service"), "^[a-z0-9][a-z0-9-]*$");
+    assert_eq!(
+        pattern("KollaConfig", "service"),
+        "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+    );
     assert_eq!(
         pattern("ConfigOverride", "file"),
         "^[A-Za-z0-9_-][A-Za-z0-9._-]*$"

@@ -505,7 +505,7 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                     || name == crate::files::rabbitmq_env::ERL_ARGS_VAR_UNPREFIXED
                 {
                     c.issue(field, format!("{name} is merged flag by flag: set it with ErlangVmArgs (extraArgs for untyped flags)"));
-                } else if c.check(&field, validate::env_name(name))
+                } else if c.check(&field, validate::rabbitmq_env_var(name))
                     && c.check(&field, validate::shell_safe(value))
                 {
                     c.push(
@@ -547,7 +547,9 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                     if c.check(&field, validate::ini_name("key", key))
                         && c.check(&field, validate::ini_value(value))
                     {
-                        c.ini(file.to_string(), section, field.clone(), key, value.clone());
+                        // oslo.config interpolates `$name`; `$$` reads back as one `$`.
+                        let value = value.replace('$', "$$");
+                        c.ini(file.to_string(), section, field.clone(), key, value);
                     }
                 }
             }

@@ -1,6 +1,7 @@
 //! Errors the engine reports: each names the resource, the field and the reason, so an operator
 //! can find and fix the input without reading code.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::model::ResourceRef;
@@ -33,8 +34,31 @@ impl Issue {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.resource, self.field, self.reason)
+        write!(
+            f,
+            "{}: {}: {}",
+            self.resource,
+            printable(&self.field),
+            printable(&self.reason)
+        )
     }
 }
 
 impl std::error::Error for Issue {}
+
+/// `text` with every control character (newline, escape, ...) written as an escape (`\n`,
+/// `\u{1b}`), so a quoted name or value can neither forge a line nor drive a terminal.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}

@@ -38,7 +38,14 @@ impl ResourceRef {
 
 impl fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        use crate::issue::printable;
+        write!(
+            f,
+            "{} {}/{}",
+            printable(&self.kind),
+            printable(&self.namespace),
+            printable(&self.name)
+        )
     }
 }
 

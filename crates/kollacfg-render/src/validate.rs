@@ -89,9 +89,113 @@ pub fn env_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// The variables RabbitMQ documents for `rabbitmq-env.conf` ("Environment Variables" in
+/// RabbitMQ's configuration guide, 3.10), without their `RABBITMQ_` prefix.
+const RABBITMQ_ENV_DOCUMENTED: &[&str] = &[
+    "ADVANCED_CONFIG_FILE",
+    "BOOT_MODULE",
+    "CONFIG_FILE",
+    "CONFIG_FILES",
+    "CONF_ENV_FILE",
+    "CTL_DIST_PORT_MAX",
+    "CTL_DIST_PORT_MIN",
+    "DEFAULT_PASS",
+    "DEFAULT_USER",
+    "DEFAULT_VHOST",
+    "DISTRIBUTION_BUFFER_SIZE",
+    "DIST_PORT",
+    "ENABLED_PLUGINS_FILE",
+    "ERLANG_COOKIE",
+    "FEATURE_FLAGS",
+    "IO_THREAD_POOL_SIZE",
+    "KEEP_PID_FILE_ON_EXIT",
+    "LOG",
+    "LOGS",
+    "LOG_BASE",
+    "MAX_NUMBER_OF_ATOMS",
+    "MAX_NUMBER_OF_PROCESSES",
+    "MNESIA_BASE",
+    "MNESIA_DIR",
+    "NODENAME",
+    "NODE_IP_ADDRESS",
+    "NODE_PORT",
+    "PID_FILE",
+    "PLUGINS_DIR",
+    "PLUGINS_EXPAND_DIR",
+    "QUORUM_DIR",
+    "SCHEDULER_BIND_TYPE",
+    "STREAM_DIR",
+    "USE_LONGNAME",
+];
+
+/// Variables that change how RabbitMQ's start script itself runs, with the reason.
+const RABBITMQ_ENV_REFUSED: &[(&str, &str)] = &[
+    (
+        "SERVER_START_ARGS",
+        "replaces the arguments the start script passes to the VM",
+    ),
+    (
+        "SERVER_ERL_ARGS",
+        "replaces RabbitMQ's own VM arguments (use ErlangVmArgs)",
+    ),
+    (
+        "CTL_ERL_ARGS",
+        "changes the VM arguments of rabbitmqctl and the start script's checks",
+    ),
+    ("SERVER_CODE_PATH", "puts other code on the VM's code path"),
+    ("ALLOW_INPUT", "changes how the start script runs the VM"),
+];
+
+/// A `ConfigOverride.env` name: one of the variables RabbitMQ documents for `rabbitmq-env.conf`,
+/// spelt with its `RABBITMQ_` prefix (the spelling kolla's file uses and the one that wins when
+/// both are set: one spelling per variable keeps precedence and conflicts meaningful), or
+/// `ERL_EPMD_ADDRESS`/`ERL_EPMD_PORT`. Anything else, `IFS`, `PATH`, `LD_PRELOAD` and the
+/// variables that change how the start script runs included, is refused with the reason.
+pub fn rabbitmq_env_var(name: &str) -> Result<(), String> {
+    env_name(name)?;
+    if matches!(name, "ERL_EPMD_ADDRESS" | "ERL_EPMD_PORT") {
+        return Ok(());
+    }
+    let stem = name.strip_prefix("RABBITMQ_").unwrap_or(name);
+    if let Some((_, why)) = RABBITMQ_ENV_REFUSED.iter().find(|(n, _)| *n == stem) {
+        return Err(format!(
+            "{name} {why}; it is not set through ConfigOverride"
+        ));
+    }
+    if RABBITMQ_ENV_DOCUMENTED.contains(&stem) {
+        if stem == name {
+            return Err(format!(
+                "write RABBITMQ_{name}: the prefixed spelling is the one kolla's file uses and \
+                 the one that wins; one spelling per variable keeps precedence"
+            ));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "{name} is not a variable RabbitMQ documents for rabbitmq-env.conf; other variables \
+         (IFS, PATH, LD_PRELOAD, ...) change how the start script itself runs"
+    ))
+}
+
 /// An INI section name or option key.
 pub fn ini_name(what: &str, name: &str) -> Result<(), String> {
     single_line(name)?;
+    // oslo.config strips whitespace from keys, control characters included (Python's
+    // str.strip), and reads section names in lower case (DEFAULT aside): a spelling that would
+    // name another item than the one merged is refused.
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{what} {:?} contains {}, which oslo.config strips or misreads",
+            crate::issue::printable(name),
+            describe_char(c)
+        ));
+    }
+    if what == "section" && name != "DEFAULT" && name.chars().any(|c| c.is_uppercase()) {
+        return Err(format!(
+            "section {name:?}: oslo.config reads section names in lower case; write [{}]",
+            name.to_lowercase()
+        ));
+    }
     if name.is_empty() || name.trim() != name {
         return Err(format!(
             "{what} {name:?} is empty or has surrounding whitespace"
@@ -144,15 +248,18 @@ pub fn file_name(file: &str) -> Result<(), String> {
 /// A kolla service directory name.
 pub fn service_name(service: &str) -> Result<(), String> {
     let ok = !service.is_empty()
+        && service.len() <= 63
         && service
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !service.starts_with('-');
+        && !service.starts_with('-')
+        && !service.ends_with('-');
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "{service:?} is not a kolla service directory name (lowercase letters, digits, '-')"
+            "{service:?} is not a kolla service directory name (a DNS-1123 label: at most 63 \
+             lowercase letters, digits and '-', starting and ending with a letter or digit)"
         ))
     }
 }
@@ -450,6 +557,17 @@ pub fn extra_arg(entry: &str) -> Result<(String, Vec<String>), String> {
     if !flag_ok {
         return Err(format!(
             "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then letters/digits)"
+        ));
+    }
+    // No emulator flag name holds a digit, and Erlang reads a value glued to its flag as a
+    // separate argument (`+P2048` is `+P 2048`): refused, or it would escape the typed kinds'
+    // precedence and ranges under another item name.
+    if let Some(at) = flag.find(|c: char| c.is_ascii_digit()) {
+        return Err(format!(
+            "{entry:?}: Erlang reads this as \"{} {}\"; write the flag and its value \
+             separated by a space",
+            &flag[..at],
+            &flag[at..]
         ));
     }
     let args: Vec<String> = words.map(str::to_string).collect();

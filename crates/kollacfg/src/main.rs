@@ -5,6 +5,7 @@ mod broker;
 mod inputs;
 mod plan;
 mod report;
+mod stdout;
 mod write;
 
 use std::path::PathBuf;
@@ -214,7 +215,13 @@ struct InputArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let code = run(cli.command);
+    stdout::flush();
+    code
+}
+
+fn run(command: Command) -> ExitCode {
+    match command {
         Command::Render {
             input,
             out,
@@ -262,7 +269,7 @@ fn main() -> ExitCode {
             BrokerAction::Sync { args } => broker::run(&args.options(), true),
         },
         Command::Crds => {
-            print!("{}", kollacfg_api::crds_yaml());
+            stdout::print(&kollacfg_api::crds_yaml());
             ExitCode::SUCCESS
         }
         Command::Run {

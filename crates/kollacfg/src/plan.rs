@@ -16,6 +16,8 @@ pub struct Planned {
     pub service: String,
     /// The base files it started from.
     pub base: BTreeMap<String, Vec<u8>>,
+    /// The base files' permission bits (a rendered file is never more open than its base).
+    pub base_modes: BTreeMap<String, u32>,
     /// What it renders to.
     pub output: TargetOutput,
 }
@@ -88,7 +90,6 @@ pub fn build_selected(
     let (assigned, mut issues) = assign(&targets, &fragments);
     let mut planned = Vec::new();
     let mut services: BTreeMap<&str, &kollacfg_render::ResourceRef> = BTreeMap::new();
-    let mut other_errors = Vec::new();
     for target in targets.iter().filter(|t| selection.keeps(t)) {
         let one_per_service = matches!(selection, Selection::All);
         if let Some(first) = services
@@ -105,31 +106,40 @@ pub fn build_selected(
             ));
             continue;
         }
+        // The name becomes a path under --base and --out: checked before anything is opened.
+        if let Err(reason) = kollacfg_render::validate::service_name(&target.service) {
+            issues.push(Issue::new(&target.id, "spec.service", reason));
+            continue;
+        }
         let base_files = match inputs::base_files(base, &target.service) {
             Ok(files) => files,
             Err(e) => {
-                other_errors.push(e);
+                issues.push(Issue::new(&target.id, "base", e));
                 continue;
             }
         };
         let frags = assigned.get(&target.id).cloned().unwrap_or_default();
-        match render_target(target, &frags, &base_files) {
-            Ok(output) => planned.push(Planned {
-                service: target.service.clone(),
-                base: base_files,
-                output,
-            }),
+        match render_target(target, &frags, &base_files.files) {
+            Ok(output) => {
+                if let Err(issue) = base_kept(target, &base_files, &output) {
+                    issues.push(issue);
+                    continue;
+                }
+                planned.push(Planned {
+                    service: target.service.clone(),
+                    base: base_files.files,
+                    base_modes: base_files.modes,
+                    output,
+                })
+            }
             Err(found) => issues.extend(found),
         }
     }
     issues.sort();
     issues.dedup();
-    let mut failed = !issues.is_empty() || !other_errors.is_empty();
+    let mut failed = !issues.is_empty();
     for issue in &issues {
         eprintln!("error: {}", crate::report::locate(issue, &sources));
-    }
-    for e in &other_errors {
-        eprintln!("error: {e}");
     }
     planned.sort_by(|a, b| a.service.cmp(&b.service));
     let conflicts = crate::report::warn_conflicts(&planned, &sources, strict);
@@ -144,4 +154,39 @@ pub fn build_selected(
         targets: planned,
         fragment_count: fragments.len(),
     })
+}
+
+/// Every file the fragments edit must come from the base when a base is given: an edited file
+/// missing from `--base DIR/<service>` is an error naming its path, never a file holding only
+/// the fragments' items. Without `--base` (the deliberate "no base") it is a warning naming
+/// the target.
+fn base_kept(target: &Target, base: &inputs::Base, output: &TargetOutput) -> Result<(), Issue> {
+    let edited: std::collections::BTreeSet<&str> =
+        output.items.iter().map(|i| i.file.as_ref()).collect();
+    let missing: Vec<&str> = edited
+        .into_iter()
+        .filter(|f| !base.files.contains_key(*f))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    match &base.dir {
+        Some(dir) => Err(Issue::new(
+            &target.id,
+            format!("base {}", missing[0]),
+            format!(
+                "{}: missing; the fragments edit it and --base is given, so it is expected \
+                 (an empty file starts from nothing)",
+                dir.join(missing[0]).display()
+            ),
+        )),
+        None => {
+            eprintln!(
+                "warning: {}: no --base: {} written from the fragments' items alone",
+                target.id,
+                missing.join(", ")
+            );
+            Ok(())
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use kollacfg_render::{Issue, ResourceRef};
 
 use crate::plan::{Plan, Planned};
+use crate::stdout::{out, outln};
 use crate::write::Stats;
 
 /// `FILE: Kind namespace/name: field: reason`.
@@ -76,7 +77,7 @@ pub fn summary(plan: &Plan, stats: &Stats) {
 /// stdout. Values are left out: a ConfigOverride may carry credentials.
 pub fn items(plan: &Plan) {
     for t in &plan.targets {
-        println!(
+        outln!(
             "{} (service {}): {} item(s) from {} of {} fragment(s)",
             t.output.target,
             t.service,
@@ -100,7 +101,7 @@ pub fn items(plan: &Plan) {
                 let names: Vec<String> = item.overridden.iter().map(|r| r.kind_name()).collect();
                 line.push_str(&format!("; overrides {}", names.join(", ")));
             }
-            println!("{line}");
+            outln!("{line}");
         }
     }
 }
@@ -136,9 +137,9 @@ pub fn diff(plan: &Plan) -> bool {
                 .context_radius(3)
                 .header(&old_name, &format!("b/{}/{name}", t.service))
                 .to_string();
-            print!("{text}");
+            out!("{text}");
             if !text.ends_with('\n') {
-                println!();
+                outln!();
             }
         }
     }

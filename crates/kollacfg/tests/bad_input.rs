@@ -93,7 +93,7 @@ fn policy_pattern_lookahead_is_accepted() {
     let doc = policy("  pattern: '^(?!amq\\.).*'\n  definition: {message-ttl: 1000}\n");
     std::fs::write(&input, format!("{TARGETS}---\n{doc}")).unwrap();
     let out = dir.path().join("out");
-    render_ok(&[&input], dir.path(), &out);
+    render_ok(&[&input], &example("base"), &out);
     let json = std::fs::read_to_string(out.join("rabbitmq/definitions.json")).unwrap();
     assert!(json.contains(r#""pattern":"^(?!amq\\.).*""#), "{json}");
 }
@@ -438,7 +438,7 @@ fn strict_conflict_fails_and_writes_nothing() {
         "nova-compute",
         "  vifPluggingTimeout: 10\n",
     );
-    let b = a.replace("name: x,", "name: y,").replace(": 10", ": 20");
+    let b = a.replace("name: x,", "name: z,").replace(": 10", ": 20");
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("input.yaml");
     std::fs::write(&input, format!("{TARGETS}---\n{a}---\n{b}")).unwrap();
@@ -460,7 +460,7 @@ fn strict_conflict_fails_and_writes_nothing() {
     assert_eq!(strict.status.code(), Some(1));
     let err = stderr(&strict);
     assert!(err.contains("error: conflict in nova-compute/nova.conf ([DEFAULT] vif_plugging_timeout): NovaVifPolicy openstack/x"), "{err}");
-    assert!(err.contains("and NovaVifPolicy openstack/y"), "{err}");
+    assert!(err.contains("and NovaVifPolicy openstack/z"), "{err}");
     assert!(!out.exists());
     let lenient = run(false);
     assert_eq!(lenient.status.code(), Some(0));

@@ -304,9 +304,11 @@ fn dash_reads_resources_from_stdin() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // No --base: the deliberate "no base" is said, naming the target.
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "valid: 1 target(s), 1 fragment(s), 1 file(s), 0 conflict(s)\n"
+        "warning: KollaConfig openstack/nova-compute: no --base: nova.conf written from the \
+         fragments' items alone\nvalid: 1 target(s), 1 fragment(s), 1 file(s), 0 conflict(s)\n"
     );
 }
 

@@ -409,3 +409,36 @@ fn nova_checks_refuse_bad_files() {
         "{printed}"
     );
 }
+
+/// A `$` in a ConfigOverride value reads back from Nova's loader as the very value given:
+/// kollacfg writes `$$`, which oslo.config reads as one `$` (a lone `$name` would be an
+/// interpolation of another option).
+#[test]
+#[ignore = "needs rabbitmq-server and python3-nova (tests/run installs them)"]
+fn a_dollar_in_an_ini_value_reads_back_in_nova() {
+    let dir = TempDir::new("dollar");
+    let input = dir.path().join("input.yaml");
+    let meant = "mysql+pymysql://nova:pa$word${x}@db/nova";
+    fs::write(
+        &input,
+        format!(
+            "apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\nmetadata: {{name: nova-compute}}\nspec: {{service: nova-compute}}\n---\napiVersion: kollacfg.dev/v1alpha1\nkind: ConfigOverride\nmetadata: {{name: db}}\nspec:\n  kollaConfigRef: {{name: nova-compute}}\n  file: nova.conf\n  ini: {{database: {{connection: '{meant}'}}}}\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_kollacfg"))
+        .arg("render")
+        .arg("-f")
+        .arg(&input)
+        .arg("--base")
+        .arg(support::examples_dir().join("base"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let conf = out.join("nova-compute/nova.conf");
+    let reading = read_rendered_nova(&conf, &["database.connection"]);
+    reading.assert_from_file("database.connection", json!(meant));
+}
