@@ -273,8 +273,13 @@ fn defaults_the_api_server_fills_in() {
         spec_field("KollaConfig", "output")["default"],
         json!({"kind": "Secret"})
     );
-    let required = &schema("RabbitPolicy")["properties"]["spec"]["required"];
-    assert_eq!(required, &json!(["kollaConfigRef"]));
+    // pattern and definition are required unless absent: a CEL rule on spec says so.
+    let spec = &schema("RabbitPolicy")["properties"]["spec"];
+    assert_eq!(spec["required"], json!(["kollaConfigRef"]));
+    assert_eq!(
+        spec["x-kubernetes-validations"][0]["rule"],
+        kollacfg_api::rabbit_policy::POLICY_NEEDS_PATTERN_AND_DEFINITION.rule
+    );
     assert_eq!(
         schema("KollaConfig")["properties"]["spec"]["required"],
         json!(["service"])
