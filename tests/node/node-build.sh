@@ -36,6 +36,8 @@ started=$SECONDS
 log() { printf 'node-build: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 elapsed() { printf '%ds' "$((SECONDS - ${1:-$started}))"; }
+# shellcheck source=tests/e2e/apt.sh
+. "$here/../e2e/apt.sh"
 
 [[ $(id -u) -eq 0 ]] || die "run as root (packages, mmdebstrap --mode=root)"
 
@@ -61,37 +63,18 @@ for name in "${images[@]}"; do
 done
 
 # --- host packages ---------------------------------------------------------------------------
-export DEBIAN_FRONTEND=noninteractive
-apt_options=(-o DPkg::Lock::Timeout=900 -o Dpkg::Use-Pty=0 -q)
 host_packages=(containerd runc containernetworking-plugins mmdebstrap gcc libc6-dev
     iproute2 util-linux openssl curl python3-pip)
-installed() {
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
-}
 missing=()
 for package in "${host_packages[@]}"; do
     installed "$package" || missing+=("$package")
 done
 if ((${#missing[@]} > 0)); then
-    t=$SECONDS
-    log "installing ${missing[*]}"
     if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
         apt-get "${apt_options[@]}" update </dev/null >&2
     fi
-    # Keep containerd's package scripts from starting a system-wide containerd: node-up.sh
-    # runs its own. A policy the machine already has is left as it is.
-    policy=/usr/sbin/policy-rc.d
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
-        trap 'rm -f "$policy"' EXIT
-    fi
-    apt-get "${apt_options[@]}" -y install --no-install-recommends "${missing[@]}" </dev/null >&2
-    if [[ $(trap -p EXIT) ]]; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
-    log "installed in $(elapsed "$t")"
+    # containerd's package would start a system-wide containerd: node-up.sh runs its own.
+    apt_install "${missing[@]}"
 fi
 
 cache_root=${KOLLACFG_NODE_CACHE:-$HOME/.cache/kollacfg/node}
