@@ -3,7 +3,8 @@
 # first (so that it restarts nothing), every container (killed through containerd), containerd,
 # then the control plane (tests/e2e/kube-down.sh), then any process still inside the node's
 # network namespace; unmounts everything under DIR, deletes the namespace, the node's pod log
-# directories under /var/log/pods, and containerd's and kubelet's state in DIR. Logs, env and
+# directories under /var/log/pods, kubelet's device-plugin socket under /var/lib/kubelet (when no
+# other kubelet runs), and containerd's and kubelet's state in DIR. Logs, env and
 # the kubeconfigs stay in DIR. Idempotent, and safe after a failed or half-done node-up.sh.
 #
 # Usage: tests/node/node-down.sh DIR
@@ -114,6 +115,13 @@ if [[ -d $dir/kubelet/pods ]]; then
         rm -rf /var/log/pods/*_"$uid"
     done
     find /var/log/containers -maxdepth 1 -xtype l -delete 2>/dev/null
+fi
+
+# kubelet 1.20 makes its device-plugin socket at a fixed path, whatever its root directory:
+# removed once no kubelet runs on the machine any more.
+if ! pgrep -x kubelet >/dev/null; then
+    rm -rf /var/lib/kubelet/device-plugins
+    rmdir /var/lib/kubelet 2>/dev/null
 fi
 
 if ((status == 0)); then
