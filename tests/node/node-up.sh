@@ -29,7 +29,8 @@
 #                       (default: pause rabbitmq nova kollacfg)
 #   NODE_IP             the node's address inside the namespace (default 10.254.0.10)
 #   NODE_NAME           the node's name (default kollacfg-node)
-#   NODE_UP_TIMEOUT     seconds for the node to become Ready (default 120)
+#   NODE_UP_TIMEOUT     seconds for containerd to answer, and again for the node to become
+#                       Ready once kubelet runs (default 120)
 #   NODE_UP_WATCH_PID   when this process exits, node-down.sh DIR runs (for test runners
 #                       that may die without cleaning up)
 set -euo pipefail
@@ -201,6 +202,7 @@ log "imported $(cd "$images" && echo *.tar) in $((SECONDS - t))s"
     --anonymous-auth=true --authorization-mode AlwaysAllow \
     --v 2 </dev/null >"$dir/kubelet.log" 2>&1 &
 echo "$!" >"$dir/kubelet.pid"
+deadline=$((SECONDS + timeout))
 
 # shellcheck source=/dev/null
 . "$dir/env"
