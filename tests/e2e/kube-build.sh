@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds a real kube-apiserver and kube-controller-manager (Kubernetes 1.20) from Debian
-# bookworm's `kubernetes` source package and caches them, with Debian's kubectl 1.20, under
+# Builds a real kube-apiserver, kube-controller-manager, and for the test node (tests/node/)
+# kubelet and kube-scheduler (Kubernetes 1.20) from Debian bookworm's `kubernetes` source package
+# and caches them, with Debian's kubectl 1.20, under
 #   ${KOLLACFG_KUBE_CACHE:-~/.cache/kollacfg/kube}/<debian source version>/bin/
+# A cache that has the API server, controller manager and kubectl but not the node's two (made
+# before they were built here) gets only those two, from the same source fetched again; a fresh
+# machine builds all in one pass.
 #
 # Usage: tests/e2e/kube-build.sh
 #   Prints progress ("kube-build: ...") on stderr and the cache's bin directory, alone, on
@@ -22,17 +26,13 @@ started=$SECONDS
 log() { printf 'kube-build: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 elapsed() { printf '%ds' "$((SECONDS - ${1:-$started}))"; }
+# shellcheck source=tests/e2e/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
-export DEBIAN_FRONTEND=noninteractive
-apt_options=(-o DPkg::Lock::Timeout=900 -o Dpkg::Use-Pty=0 -q)
-
-# golang-go, make and rsync build; etcd-server, openssl and curl run the cluster (kube-up.sh);
-# golang-github-modern-go-reflect2-dev replaces a vendored library that breaks under Go 1.19.
-packages=(golang-go etcd-server rsync make openssl curl golang-github-modern-go-reflect2-dev)
-
-installed() {
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
-}
+# golang-go, make and rsync build (gcc and libc6-dev for kubelet's cgo); etcd-server, openssl and
+# curl run the cluster (kube-up.sh); golang-github-modern-go-reflect2-dev replaces a vendored
+# library that breaks under Go 1.19.
+packages=(golang-go etcd-server rsync make gcc libc6-dev openssl curl golang-github-modern-go-reflect2-dev)
 
 need_root() {
     [[ $(id -u) -eq 0 ]] || die "$1 (run as root)"
@@ -130,22 +130,8 @@ if ((${#missing[@]} > 0 || deb_src_added)) || ! have_source_index; then
 fi
 
 if ((${#missing[@]} > 0)); then
-    t=$SECONDS
-    log "installing ${missing[*]}"
-    # Keep etcd-server's package scripts from starting a system-wide etcd: kube-up.sh runs its
-    # own on free loopback ports. A policy the machine already has is left as it is.
-    policy=/usr/sbin/policy-rc.d
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
-        trap 'rm -f "$policy"' EXIT
-    fi
-    apt-get "${apt_options[@]}" -y install --no-install-recommends "${missing[@]}" </dev/null >&2
-    if [[ $(trap -p EXIT) ]]; then
-        rm -f "$policy"
-        trap - EXIT
-    fi
-    log "installed in $(elapsed "$t")"
+    # etcd-server's package would start a system-wide etcd: kube-up.sh runs its own.
+    apt_install "${missing[@]}"
 fi
 
 version=$(apt-cache showsrc --only-source kubernetes 2>/dev/null |
@@ -161,22 +147,29 @@ mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock"
 flock 9
 
-cache_complete() {
+has_tools() { # TOOL...
     local tool
-    for tool in kube-apiserver kube-controller-manager kubectl; do
+    for tool in "$@"; do
         [[ -x $bin/$tool ]] || return 1
     done
     [[ -e $cache/complete ]]
 }
 
-if cache_complete; then
+if has_tools kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler; then
     log "cache hit: $bin (kubernetes $version) in $(elapsed)"
     printf '%s\n' "$bin"
     exit 0
 fi
 
 # --- build ---------------------------------------------------------------------------------
-log "building kube-apiserver and kube-controller-manager from kubernetes $version"
+# Only the node's kubelet and kube-scheduler when the rest is cached already; all otherwise.
+node_only=0
+if has_tools kube-apiserver kube-controller-manager kubectl; then
+    node_only=1
+    log "building kubelet and kube-scheduler from kubernetes $version (the rest is cached in $bin)"
+else
+    log "building kube-apiserver, kube-controller-manager, kube-scheduler and kubelet from kubernetes $version"
+fi
 command -v go >/dev/null || die "go not found"
 log "$(go version)"
 
@@ -213,7 +206,9 @@ log "downloaded $(basename "$orig") ($(du -h "$orig" | cut -f1)) in $(elapsed "$
 
 # kubectl: Debian's 1.20 client, installed, or unpacked from its .deb into the cache.
 mkdir -p "$work/bin"
-if installed kubernetes-client; then
+if ((node_only)); then
+    :
+elif installed kubernetes-client; then
     ln -s /usr/bin/kubectl "$work/bin/kubectl"
 else
     log "unpacking kubernetes-client's kubectl (/usr/bin/kubectl belongs to ${kubectl_owner:-nothing})"
@@ -266,19 +261,42 @@ for versionpkg in k8s.io/kubernetes/vendor/k8s.io/component-base/version \
     ldflags+=" -X $versionpkg.gitMinor=$minor -X $versionpkg.gitTreeState=clean"
 done
 
+built=(kube-scheduler)
+((node_only)) || built+=(kube-apiserver kube-controller-manager)
 t=$SECONDS
-log "go build ./cmd/kube-apiserver ./cmd/kube-controller-manager (GOPATH mode, v$upstream)"
-go build -ldflags "$ldflags" -o "$work/bin/" ./cmd/kube-apiserver ./cmd/kube-controller-manager </dev/null >&2
+log "go build ${built[*]/#/./cmd/} (GOPATH mode, v$upstream)"
+go build -ldflags "$ldflags" -o "$work/bin/" "${built[@]/#/./cmd/}" </dev/null >&2
+log "built in $(elapsed "$t")"
+built+=(kubelet)
+
+# kubelet talks to the host through cgo (cadvisor, the mount and cgroup helpers): CGO on.
+t=$SECONDS
+log "go build ./cmd/kubelet (GOPATH mode, cgo, v$upstream)"
+CGO_ENABLED=1 go build -ldflags "$ldflags" -o "$work/bin/" ./cmd/kubelet </dev/null >&2
 log "built in $(elapsed "$t")"
 
-for tool in kube-apiserver kube-controller-manager; do
+for tool in "${built[@]}"; do
     reported=$("$work/bin/$tool" --version 2>&1 || true)
     log "$tool: $reported, $(du -h "$work/bin/$tool" | cut -f1)"
 done
+
+cd /
+if ((node_only)); then
+    # Beside the cached binaries, which other runs may be using: one rename each, no gap;
+    # kube-scheduler last, as the marker that both are there.
+    for tool in kubelet kube-scheduler; do
+        cp "$work/bin/$tool" "$bin/.$tool.tmp"
+        mv "$bin/.$tool.tmp" "$bin/$tool"
+    done
+    printf 'kubelet and kube-scheduler built %s with %s\n' "$(date -u +%FT%TZ)" "$(go version)" \
+        >>"$cache/complete"
+    log "cached kubelet and kube-scheduler in $bin"
+    printf '%s\n' "$bin"
+    exit 0
+fi
 log "kubectl: $("$work/bin/kubectl" version --client --short 2>/dev/null || true)"
 
 # Publish the complete set at once.
-cd /
 rm -rf "$cache.tmp"
 mkdir -p "$cache.tmp"
 cp -a "$work/bin" "$cache.tmp/bin"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops what tests/e2e/kube-up.sh DIR started, by the pids it recorded, newest first
-# (watchdog, kube-controller-manager, kube-apiserver, etcd): SIGTERM, then SIGKILL after
+# (watchdog, kube-scheduler, kube-controller-manager, kube-apiserver, etcd): SIGTERM, then SIGKILL after
 # KUBE_DOWN_GRACE seconds (default 15), and waits until each has exited. A pid whose process
 # is gone, or is now some other program, is skipped. Idempotent: a second run, or a DIR that
 # never had a cluster, is a no-op. DIR itself (logs, etcd data) is left in place.
@@ -27,7 +27,7 @@ ours() {
     esac
 }
 
-for name in watchdog kube-controller-manager kube-apiserver etcd; do
+for name in watchdog kube-scheduler kube-controller-manager kube-apiserver etcd; do
     file=$dir/$name.pid
     [[ -e $file ]] || continue
     pid=$(cat "$file" 2>/dev/null || true)

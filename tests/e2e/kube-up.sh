@@ -13,8 +13,9 @@
 #   kubectl                  kubectl 1.20 with $KUBECONFIG (default admin.kubeconfig) and a
 #                            discovery cache private to DIR
 #   tokens.csv, sa.key, sa.pub, etcd/ (data), *-certs/ (self-signed serving certificates)
-#   etcd.pid, kube-apiserver.pid, kube-controller-manager.pid, watchdog.pid
-#   etcd.log, kube-apiserver.log, kube-controller-manager.log
+#   etcd.pid, kube-apiserver.pid, kube-controller-manager.pid, kube-scheduler.pid, watchdog.pid
+#   etcd.log, kube-apiserver.log, kube-controller-manager.log, kube-scheduler.log
+#   node.kubeconfig          with KUBE_UP_NODE: the node's user (token)
 #
 # Environment:
 #   KUBE_BIN_DIR                  directory with kube-apiserver, kube-controller-manager and
@@ -23,6 +24,15 @@
 #   KUBE_UP_CONTROLLERS           its --controllers (default: deployment, replicaset,
 #                                 statefulset, garbagecollector, namespace, serviceaccount,
 #                                 serviceaccount-token, clusterrole-aggregation)
+#   KUBE_UP_SCHEDULER=1           also start kube-scheduler (built by kube-build.sh for the
+#                                 test node)
+#   KUBE_UP_NETNS                 a network namespace (/var/run/netns/NAME) to run everything
+#                                 in: the script enters it with nsenter, and DIR/kubectl does too
+#                                 (tests/node/node-up.sh makes it)
+#   KUBE_UP_NODE                  a node name: the API server authorizes with Node,RBAC and the
+#                                 NodeRestriction admission plugin, reaches kubelets by their
+#                                 InternalIP, and DIR/node.kubeconfig holds a token for the user
+#                                 system:node:NAME (group system:nodes) that kubelet runs as
 #   KUBE_UP_TIMEOUT               seconds everything has to become ready (default 60)
 #   KUBE_UP_WATCH_PID             when this process exits, the cluster is stopped as by
 #                                 kube-down.sh (for test runners that may die without cleanup)
@@ -37,15 +47,24 @@ log() { printf 'kube-up: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 [[ $# -eq 1 && -n $1 ]] || die "usage: kube-up.sh DIR"
+
+netns=${KUBE_UP_NETNS:-}
+if [[ -n $netns && ${KUBE_UP_IN_NETNS:-} != "$netns" ]]; then
+    [[ -e /var/run/netns/$netns ]] || die "no network namespace $netns (/var/run/netns/$netns)"
+    # Not `ip netns exec`, which remounts /sys: kubelet would no longer find the cgroup mounts.
+    exec nsenter --net="/var/run/netns/$netns" -- env KUBE_UP_IN_NETNS="$netns" bash "$0" "$@"
+fi
 mkdir -p "$1"
 dir=$(cd "$1" && pwd)
 timeout=${KUBE_UP_TIMEOUT:-60}
 with_cm=${KUBE_UP_CONTROLLER_MANAGER:-0}
+with_scheduler=${KUBE_UP_SCHEDULER:-0}
+node=${KUBE_UP_NODE:-}
 controllers=${KUBE_UP_CONTROLLERS:-deployment,replicaset,statefulset,garbagecollector,namespace,serviceaccount,serviceaccount-token,clusterrole-aggregation}
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
 
-for name in etcd kube-apiserver kube-controller-manager watchdog; do
+for name in etcd kube-apiserver kube-controller-manager kube-scheduler watchdog; do
     pid=$(cat "$dir/$name.pid" 2>/dev/null || true)
     if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
         die "$dir already has a running $name (pid $pid); run kube-down.sh $dir first"
@@ -56,7 +75,9 @@ if [[ -z ${KUBE_BIN_DIR:-} ]]; then
     KUBE_BIN_DIR=$("$here/kube-build.sh")
 fi
 bin=$KUBE_BIN_DIR
-for tool in kube-apiserver kube-controller-manager kubectl; do
+tools=(kube-apiserver kube-controller-manager kubectl)
+[[ $with_scheduler != 1 ]] || tools+=(kube-scheduler)
+for tool in "${tools[@]}"; do
     [[ -x $bin/$tool ]] || die "$bin/$tool missing (run tests/e2e/kube-build.sh)"
 done
 command -v etcd >/dev/null || die "etcd missing (run tests/e2e/kube-build.sh)"
@@ -71,8 +92,24 @@ if [[ ! -s $dir/tokens.csv ]]; then
     printf '%s,admin,admin,system:masters\n%s,kollacfg-controller,kollacfg-controller\n' \
         "$admin_token" "$controller_token" >"$dir/tokens.csv"
 fi
+if [[ -n $node ]] && ! awk -F, -v user="system:node:$node" '$2 == user { found = 1 } END { exit !found }' "$dir/tokens.csv"; then
+    printf '%s,system:node:%s,system:node:%s,system:nodes\n' "$(openssl rand -hex 24)" "$node" "$node" \
+        >>"$dir/tokens.csv"
+fi
 admin_token=$(awk -F, '$2 == "admin" { print $1 }' "$dir/tokens.csv")
 controller_token=$(awk -F, '$2 == "kollacfg-controller" { print $1 }' "$dir/tokens.csv")
+node_token=$(awk -F, -v user="system:node:$node" '$2 == user { print $1 }' "$dir/tokens.csv")
+
+# A node's kubelet is authorized by the Node authorizer (only its own node, its pods and what
+# they mount) and limited by NodeRestriction; the API server reaches it at its InternalIP
+# (kubelet's --node-ip), not by looking its name up.
+authorization=RBAC
+node_flags=()
+if [[ -n $node ]]; then
+    authorization=Node,RBAC
+    node_flags=(--enable-admission-plugins NodeRestriction
+        --kubelet-preferred-address-types InternalIP)
+fi
 if [[ ! -s $dir/sa.key ]]; then
     openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
     openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
@@ -139,7 +176,7 @@ stop_started() {
 
 show_logs() {
     local name
-    for name in etcd kube-apiserver kube-controller-manager; do
+    for name in etcd kube-apiserver kube-controller-manager kube-scheduler; do
         [[ -s $dir/$name.log ]] || continue
         printf -- '--- last lines of %s ---\n' "$dir/$name.log" >&2
         tail -n 25 "$dir/$name.log" >&2
@@ -176,7 +213,7 @@ deadline=$((SECONDS + timeout))
 attempt=0
 while :; do
     attempt=$((attempt + 1))
-    read -r etcd_port peer_port api_port cm_port < <(free_ports 4)
+    read -r etcd_port peer_port api_port cm_port scheduler_port < <(free_ports 5)
     log "starting in $dir (etcd 127.0.0.1:$etcd_port, kube-apiserver 127.0.0.1:$api_port)"
     status=0
 
@@ -196,7 +233,7 @@ while :; do
             --advertise-address 127.0.0.1 --endpoint-reconciler-type none \
             --cert-dir "$dir/apiserver-certs" \
             --token-auth-file "$dir/tokens.csv" \
-            --authorization-mode RBAC \
+            --authorization-mode "$authorization" "${node_flags[@]}" \
             --service-account-key-file "$dir/sa.pub" \
             --service-account-signing-key-file "$dir/sa.key" \
             --service-account-issuer https://kubernetes.default.svc \
@@ -209,6 +246,7 @@ while :; do
     kubeconfig "$dir/admin.kubeconfig" admin "$admin_token"
     kubeconfig "$dir/controller.kubeconfig" kollacfg-controller "$controller_token"
     kubeconfig "$dir/controller-manager.kubeconfig" admin "$admin_token"
+    [[ -z $node ]] || kubeconfig "$dir/node.kubeconfig" "system:node:$node" "$node_token"
 
     if ((status == 0)) && [[ $with_cm == 1 ]]; then
         start kube-controller-manager "$bin/kube-controller-manager" \
@@ -220,6 +258,16 @@ while :; do
             --service-account-private-key-file "$dir/sa.key" \
             --use-service-account-credentials=false
         wait_for kube-controller-manager "${pids[-1]}" "https://127.0.0.1:$cm_port/healthz" -k ||
+            status=$?
+    fi
+
+    if ((status == 0)) && [[ $with_scheduler == 1 ]]; then
+        start kube-scheduler "$bin/kube-scheduler" \
+            --kubeconfig "$dir/controller-manager.kubeconfig" \
+            --bind-address 127.0.0.1 --secure-port "$scheduler_port" --port 0 \
+            --cert-dir "$dir/scheduler-certs" \
+            --leader-elect=false
+        wait_for kube-scheduler "${pids[-1]}" "https://127.0.0.1:$scheduler_port/healthz" -k ||
             status=$?
     fi
 
@@ -240,7 +288,13 @@ done
 {
     printf '#!/usr/bin/env bash\n'
     printf '# kubectl 1.20 for this cluster: $KUBECONFIG (default: the admin one), discovery cache here.\n'
-    printf 'exec %q --kubeconfig "${KUBECONFIG:-%q}" --cache-dir %q "$@"\n' \
+    if [[ -n $netns ]]; then
+        printf '# The cluster listens inside the network namespace %s.\n' "$netns"
+        printf 'exec nsenter --net=%q -- ' "/var/run/netns/$netns"
+    else
+        printf 'exec '
+    fi
+    printf '%q --kubeconfig "${KUBECONFIG:-%q}" --cache-dir %q "$@"\n' \
         "$bin/kubectl" "$dir/admin.kubeconfig" "$dir/kubectl-cache"
 } >"$dir/kubectl"
 chmod 0755 "$dir/kubectl"
@@ -270,6 +324,14 @@ fi
     else
         printf 'KUBE_CONTROLLER_MANAGER_PORT=\nKUBE_CONTROLLER_MANAGER_PID=\n'
     fi
+    if [[ $with_scheduler == 1 ]]; then
+        printf 'KUBE_SCHEDULER_PORT=%q\n' "$scheduler_port"
+        printf 'KUBE_SCHEDULER_PID=%q\n' "$(cat "$dir/kube-scheduler.pid")"
+    else
+        printf 'KUBE_SCHEDULER_PORT=\nKUBE_SCHEDULER_PID=\n'
+    fi
+    printf 'KUBE_NETNS=%q\n' "$netns"
+    printf 'KUBE_NODE_KUBECONFIG=%q\n' "$([[ -z $node ]] || printf '%s' "$dir/node.kubeconfig")"
     printf 'KUBE_WATCHDOG_PID=%q\n' "$(cat "$dir/watchdog.pid" 2>/dev/null || true)"
     printf 'KUBE_ADMIN_KUBECONFIG=%q\n' "$dir/admin.kubeconfig"
     printf 'KUBE_CONTROLLER_KUBECONFIG=%q\n' "$dir/controller.kubeconfig"
@@ -283,4 +345,6 @@ fi
 # shellcheck disable=SC2034 # read by the EXIT trap
 ready=1
 log "ready in $((SECONDS - started))s: $dir/env (kube-apiserver https://127.0.0.1:$api_port$(
-    [[ $with_cm == 1 ]] && printf ', kube-controller-manager 127.0.0.1:%s' "$cm_port"))"
+    [[ $with_cm == 1 ]] && printf ', kube-controller-manager 127.0.0.1:%s' "$cm_port"
+    [[ $with_scheduler == 1 ]] && printf ', kube-scheduler 127.0.0.1:%s' "$scheduler_port"
+    [[ -n $netns ]] && printf ', in network namespace %s' "$netns"))"

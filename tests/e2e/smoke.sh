@@ -24,20 +24,9 @@ started=$SECONDS
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
 
-log() { printf 'smoke: %s\n' "$*" >&2; }
-
-passed=0
-failed=0
-failures=()
-summary() {
-    log "--------------------------------------------------------------------------------"
-    if ((failed == 0 && passed > 0)); then
-        log "PASS: all $passed checks in $((SECONDS - started))s"
-    else
-        log "FAIL: ${failures[*]:-nothing ran} ($((SECONDS - started))s)"
-    fi
-    printf 'smoke: %d passed, %d failed\n' "$passed" "$failed"
-}
+smoke=smoke
+# shellcheck source=tests/e2e/checks.sh
+. "$here/checks.sh"
 
 work=$(mktemp -d /tmp/kollacfg-smoke.XXXXXX)
 cluster=$work/cluster
@@ -53,42 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$work/checks"
-
-# check NAME FUNCTION: runs FUNCTION with errexit in a subshell (outside any condition, so
-# errexit holds inside it), its output in $work/checks/; counts the result.
-check() {
-    local name=$1 fn=$2 out status t=$SECONDS
-    out=$work/checks/$((passed + failed + 1))-$fn.log
-    set +e
-    (
-        set -euo pipefail
-        "$fn"
-    ) >"$out" 2>&1
-    status=$?
-    set -e
-    if ((status == 0)); then
-        passed=$((passed + 1))
-        log "ok   $name ($((SECONDS - t))s)"
-    else
-        failed=$((failed + 1))
-        failures+=("$fn")
-        log "FAIL $name ($((SECONDS - t))s); last output:"
-        tail -n 20 "$out" | sed 's/^/    /' >&2
-    fi
-}
-
-# until_true SECONDS COMMAND...: retries COMMAND every half second until it succeeds.
-until_true() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        if ((SECONDS >= deadline)); then
-            echo "timed out: $*"
-            return 1
-        fi
-        sleep 0.5
-    done
-}
 
 # --- set-up: build, tools, cluster -----------------------------------------------------------
 t=$SECONDS
