@@ -6,7 +6,8 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kollacfg_api::{
-    AnyResource, KollaConfig, API_VERSION, CONDITION_CONFLICTED, CONDITION_INVALID, CONDITION_READY,
+    AnyResource, KollaConfig, API_VERSION, CONDITION_BROKER_SYNCED, CONDITION_CONFLICTED,
+    CONDITION_INVALID, CONDITION_LIVE, CONDITION_READY,
 };
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::Resource;
@@ -59,13 +60,16 @@ pub fn notices(
         .as_ref()
         .map_or(&[][..], |s| s.conditions.as_slice());
     let after = &built.status.conditions;
-    if transitioned(before, after, CONDITION_READY) {
-        if let Some(ready) = find(after, CONDITION_READY) {
+    for type_ in [CONDITION_READY, CONDITION_BROKER_SYNCED] {
+        if !transitioned(before, after, type_) {
+            continue;
+        }
+        if let Some(now) = find(after, type_) {
             out.push(Notice {
                 regarding: regarding.clone(),
-                warning: ready.status != "True",
-                reason: ready.reason.clone(),
-                note: ready.message.clone(),
+                warning: now.status != "True",
+                reason: now.reason.clone(),
+                note: now.message.clone(),
             });
         }
     }
@@ -111,6 +115,19 @@ pub fn notices(
                     note: c.message.clone(),
                 });
             }
+        }
+        // A policy the broker refused: warned once, when it stops being live.
+        let live = find(&status.conditions, CONDITION_LIVE);
+        if transitioned(before, &status.conditions, CONDITION_LIVE)
+            && live.is_some_and(|c| c.status == "False")
+        {
+            let c = live.expect("checked above");
+            out.push(Notice {
+                regarding: fragment_ref(fragment),
+                warning: true,
+                reason: c.reason.clone(),
+                note: c.message.clone(),
+            });
         }
     }
     out
@@ -203,6 +220,66 @@ mod tests {
         frags2.push(resource(&bad.to_string()));
         let again = run(&kc2, &frags2);
         assert_eq!(notices(&kc2, &again, &frags2, false, &[]), []);
+    }
+
+    #[test]
+    fn broker_sync_transitions_are_events_and_a_refused_policy_warns_once() {
+        let kc = kolla_config(None);
+        let frags = fragments(&BTreeMap::new());
+        let mut built = run(&kc, &frags);
+        let now = clock();
+        crate::conditions::merge(
+            &mut built.status.conditions,
+            vec![crate::conditions::Desired::new(
+                CONDITION_BROKER_SYNCED,
+                crate::conditions::State::False,
+                "Unauthorized",
+                "the broker refused the credentials",
+            )],
+            &[],
+            &[],
+            None,
+            &now,
+        );
+        // (Live is set on RabbitPolicies; the fixtures' first fragment stands in for one.)
+        let (id, status) = built.fragments.first_mut().expect("fixture fragments");
+        let policy = id.name.clone();
+        crate::conditions::merge(
+            &mut status.conditions,
+            vec![crate::conditions::Desired::new(
+                CONDITION_LIVE,
+                crate::conditions::State::False,
+                "PolicyRejected",
+                "refused",
+            )],
+            &[],
+            &[],
+            None,
+            &now,
+        );
+        let sent = notices(&kc, &built, &frags, false, &[]);
+        let broker: Vec<(bool, &str)> = sent
+            .iter()
+            .filter(|n| n.reason == "Unauthorized" || n.reason == "PolicyRejected")
+            .map(|n| (n.warning, n.regarding.name.as_deref().unwrap_or_default()))
+            .collect();
+        assert_eq!(broker, [(true, "rabbitmq"), (true, policy.as_str())]);
+
+        // Stored as they are now: the next pass sends none of them again.
+        let kc2 = kolla_config(Some(&serde_json::to_value(&built.status).unwrap()));
+        let statuses: BTreeMap<String, serde_json::Value> = built
+            .fragments
+            .iter()
+            .map(|(id, s)| (id.kind_name(), serde_json::to_value(s).unwrap()))
+            .collect();
+        let frags2 = fragments(&statuses);
+        let again = notices(&kc2, &built, &frags2, false, &[]);
+        assert!(
+            again
+                .iter()
+                .all(|n| n.reason != "Unauthorized" && n.reason != "PolicyRejected"),
+            "{again:?}"
+        );
     }
 
     #[test]
