@@ -7,8 +7,10 @@
 --   Degraded     a failure condition is True for the current generation: Invalid (the engine
 --                refused a fragment's values), Conflicted (a fragment sets an item that another
 --                one sets to a different value at the same precedence) or Degraded (a
---                KollaConfig's output was not rendered or not written). The message is the
---                condition's own.
+--                KollaConfig's output was not rendered or not written) — or a condition that
+--                must hold is False for it: BrokerSynced (a KollaConfig's live broker could not
+--                be synced) or Live (a RabbitPolicy's policy is not live in the broker). The
+--                message is the condition's own.
 --   Healthy      Ready is True for the current generation.
 --   Progressing  anything else: no status yet, a status for an older generation, Ready False
 --                or Unknown without a failure (e.g. a fragment waiting for its KollaConfig).
@@ -97,6 +99,15 @@ for _, failure in ipairs({ "Invalid", "Degraded", "Conflicted" }) do
   if holds(failure) then
     hs.status = "Degraded"
     hs.message = message(failure)
+    return hs
+  end
+end
+
+for _, expected in ipairs({ "BrokerSynced", "Live" }) do
+  local condition = conditions[expected]
+  if condition ~= nil and condition.status == "False" then
+    hs.status = "Degraded"
+    hs.message = message(expected)
     return hs
   end
 end
