@@ -102,10 +102,17 @@ pub fn notices(
             continue;
         };
         let before = fragment_previous(fragment);
-        for type_ in [CONDITION_INVALID, CONDITION_CONFLICTED] {
+        // Warned once, on the transition into the bad state: Invalid or Conflicted True, or
+        // Live False (a policy the broker refused).
+        let bad = [
+            (CONDITION_INVALID, "True"),
+            (CONDITION_CONFLICTED, "True"),
+            (CONDITION_LIVE, "False"),
+        ];
+        for (type_, bad_status) in bad {
             let now = find(&status.conditions, type_);
             if transitioned(before, &status.conditions, type_)
-                && now.is_some_and(|c| c.status == "True")
+                && now.is_some_and(|c| c.status == bad_status)
             {
                 let c = now.expect("checked above");
                 out.push(Notice {
@@ -115,19 +122,6 @@ pub fn notices(
                     note: c.message.clone(),
                 });
             }
-        }
-        // A policy the broker refused: warned once, when it stops being live.
-        let live = find(&status.conditions, CONDITION_LIVE);
-        if transitioned(before, &status.conditions, CONDITION_LIVE)
-            && live.is_some_and(|c| c.status == "False")
-        {
-            let c = live.expect("checked above");
-            out.push(Notice {
-                regarding: fragment_ref(fragment),
-                warning: true,
-                reason: c.reason.clone(),
-                note: c.message.clone(),
-            });
         }
     }
     out
