@@ -157,7 +157,7 @@ fn policies_follow_the_resources_live() {
     let Some(cluster) = Cluster::start(false) else {
         return;
     };
-    let node = RabbitNode::boot(&repo().join("examples/base/rabbitmq"));
+    let mut node = RabbitNode::boot(&repo().join("examples/base/rabbitmq"));
     node.ctl(&["add_user", USER, PASSWORD]);
     node.ctl(&["set_user_tags", USER, "policymaker"]);
     node.ctl(&["set_permissions", "-p", "/", USER, "^$", "^$", "^$"]);
@@ -287,7 +287,38 @@ fn policies_follow_the_resources_live() {
         }
     });
 
-    // 7. A wrong password: Unauthorized, and the password is nowhere in the status.
+    // 7. The broker down for 30 s: an edit made meanwhile is reported BrokerUnreachable; once
+    // the broker is back (it imports kolla's base file again at boot, ha-all included), the
+    // controller converges by itself through its backoff: the edit live, ha-all gone again.
+    node.stop_server();
+    let down = Instant::now();
+    cluster.apply(&policy(
+        "ttl",
+        "  pattern: '^ttl\\.'\n  definition: {message-ttl: 60000}\n",
+    ));
+    wait_synced(&cluster, "False", "BrokerUnreachable");
+    std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
+    node.start_again();
+    let back = Instant::now();
+    wait::until(
+        "the restarted broker to converge",
+        Duration::from_secs(240),
+        || {
+            let now = live(&node);
+            if now.contains_key("ttl") && !now.contains_key("ha-all") {
+                Ok(())
+            } else {
+                Err(format!("live policies: {now:?}"))
+            }
+        },
+    );
+    eprintln!(
+        "e2e-broker: converged {:?} after the broker came back",
+        back.elapsed()
+    );
+    wait_synced(&cluster, "True", "Synced");
+
+    // 8. A wrong password: Unauthorized, and the password is nowhere in the status.
     credentials(&cluster, "not-the-password");
     let kc = wait_synced(&cluster, "False", "Unauthorized");
     assert!(!kc["status"].to_string().contains(PASSWORD));

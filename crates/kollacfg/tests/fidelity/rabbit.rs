@@ -55,6 +55,25 @@ const CTL: &str = "/usr/sbin/rabbitmqctl";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Starts `rabbitmq-server` on the node's files in `dir`, its output appended to
+/// `dir/server.out`.
+fn spawn_server(dir: &Path, env_file: &Path, conf_file: &Path) -> Child {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.out"))
+        .expect("server.out");
+    Command::new(SERVER)
+        .env("RABBITMQ_CONF_ENV_FILE", env_file)
+        .env("RABBITMQ_CONFIG_FILE", conf_file)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("dup server.out"))
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"))
+}
+
 /// One node at a time: they share the CLI's port range and the system's Erlang cookie (Debian's
 /// wrappers run server and CLI as `rabbitmq` through `su`, with its home /var/lib/rabbitmq,
 /// where the package put the cookie).
@@ -75,6 +94,9 @@ pub struct Policy {
 pub struct RabbitNode {
     child: Option<Child>,
     env_file: PathBuf,
+    // Read by `start_again`, which only some of the test binaries sharing this module use.
+    #[allow(dead_code)]
+    conf_file: PathBuf,
     epmd_port: u16,
     amqp_port: u16,
     management_port: u16,
@@ -142,20 +164,12 @@ impl RabbitNode {
             .arg(dir.path()));
         assert!(chown.status.success(), "chown: {}", describe(&chown));
 
-        let out = fs::File::create(dir.path().join("server.out")).expect("server.out");
-        let child = Command::new(SERVER)
-            .env("RABBITMQ_CONF_ENV_FILE", &env_file)
-            .env("RABBITMQ_CONFIG_FILE", &conf_file)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("dup server.out"))
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
+        let child = spawn_server(dir.path(), &env_file, &conf_file);
 
         let mut node = RabbitNode {
             child: Some(child),
             env_file,
+            conf_file,
             epmd_port,
             amqp_port,
             management_port,
@@ -164,6 +178,40 @@ impl RabbitNode {
         };
         node.wait_until_started();
         node
+    }
+
+    /// Starts a node stopped by [`RabbitNode::stop_server`] again on the same files and data
+    /// (its policies persist; it imports its definitions file again at boot, as a restarted
+    /// RabbitMQ does) and waits until it has started.
+    #[allow(dead_code)]
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the node is running");
+        self.child = Some(spawn_server(
+            self.dir.path(),
+            &self.env_file,
+            &self.conf_file,
+        ));
+        self.wait_until_started();
+    }
+
+    /// Stops the server process (`rabbitmqctl stop`, then a kill after STOP_TIMEOUT).
+    pub fn stop_server(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = self.ctl_quiet(&["stop"]);
+            let stopping = Instant::now();
+            while child.try_wait().ok().flatten().is_none() {
+                if stopping.elapsed() > STOP_TIMEOUT {
+                    eprintln!("node did not stop within {STOP_TIMEOUT:?}; killing it");
+                    if let Some((pid, _)) = self.beam_process() {
+                        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                sleep(Duration::from_millis(200));
+            }
+        }
     }
 
     fn wait_until_started(&mut self) {
@@ -332,22 +380,7 @@ impl Drop for RabbitNode {
         if std::thread::panicking() {
             eprintln!("{}", self.diagnostics());
         }
-        if let Some(mut child) = self.child.take() {
-            let _ = self.ctl_quiet(&["stop"]);
-            let stopping = Instant::now();
-            while child.try_wait().ok().flatten().is_none() {
-                if stopping.elapsed() > STOP_TIMEOUT {
-                    eprintln!("node did not stop within {STOP_TIMEOUT:?}; killing it");
-                    if let Some((pid, _)) = self.beam_process() {
-                        let _ = Command::new("kill").args(["-KILL", &pid]).status();
-                    }
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                sleep(Duration::from_millis(200));
-            }
-        }
+        self.stop_server();
         // The node started a port mapper on its private port; stop that one.
         let _ = Command::new("epmd")
             .args(["-port", &self.epmd_port.to_string(), "-kill"])
