@@ -221,36 +221,31 @@ mod tests {
         let kc = kolla_config(None);
         let frags = fragments(&BTreeMap::new());
         let mut built = run(&kc, &frags);
-        let now = clock();
-        crate::conditions::merge(
+        // Puts condition `type_` False with `reason` into `conditions`.
+        let set_false = |conditions: &mut Vec<Condition>, type_, reason| {
+            crate::conditions::merge(
+                conditions,
+                vec![crate::conditions::Desired::new(
+                    type_,
+                    crate::conditions::State::False,
+                    reason,
+                    "refused",
+                )],
+                &[],
+                &[],
+                None,
+                &clock(),
+            );
+        };
+        set_false(
             &mut built.status.conditions,
-            vec![crate::conditions::Desired::new(
-                CONDITION_BROKER_SYNCED,
-                crate::conditions::State::False,
-                "Unauthorized",
-                "the broker refused the credentials",
-            )],
-            &[],
-            &[],
-            None,
-            &now,
+            CONDITION_BROKER_SYNCED,
+            "Unauthorized",
         );
         // (Live is set on RabbitPolicies; the fixtures' first fragment stands in for one.)
         let (id, status) = built.fragments.first_mut().expect("fixture fragments");
         let policy = id.name.clone();
-        crate::conditions::merge(
-            &mut status.conditions,
-            vec![crate::conditions::Desired::new(
-                CONDITION_LIVE,
-                crate::conditions::State::False,
-                "PolicyRejected",
-                "refused",
-            )],
-            &[],
-            &[],
-            None,
-            &now,
-        );
+        set_false(&mut status.conditions, CONDITION_LIVE, "PolicyRejected");
         let sent = notices(&kc, &built, &frags, false, &[]);
         let broker: Vec<(bool, &str)> = sent
             .iter()
