@@ -1091,3 +1091,20 @@ fn the_chart_crds_pass_kubernetes_validate_strict() {
         kubernetes_validate(&bin, &dir.join(name), 1, CRD_KUBE_VERSIONS);
     }
 }
+
+/// The workloads of the delivery example (examples/kolla-delivery): the pattern the README
+/// documents must be what the API server accepts, from the oldest to the newest Kubernetes the
+/// validator knows.
+#[test]
+#[ignore = "needs kubernetes-validate: KOLLACFG_PYTOOLS=$(tests/tools/pytools.sh)"]
+fn the_delivery_example_workloads_pass_kubernetes_validate_strict() {
+    let Some(bin) = pytools() else { return };
+    let file = repo().join("examples/kolla-delivery/workloads.yaml");
+    let text = fs::read_to_string(&file).expect("reading the example");
+    let kinds: Vec<String> = documents(&text)
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(kinds, ["StatefulSet", "DaemonSet"]);
+    kubernetes_validate(&bin, &file, kinds.len(), KUBE_VERSIONS);
+}
