@@ -42,6 +42,8 @@ pub struct Controller {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
+    /// The network namespace it runs in (the test node's), `None` for the machine's own.
+    netns: Option<String>,
 }
 
 impl Controller {
@@ -53,14 +55,37 @@ impl Controller {
 
     /// [`Controller::start`] with the credentials of `kubeconfig`.
     pub fn start_as(cluster: &Cluster, name: &str, args: &[&str], kubeconfig: &Path) -> Self {
+        Self::start_in(cluster.dir(), None, name, args, kubeconfig)
+    }
+
+    /// [`Controller::start_as`] with its log in `dir`, inside the network namespace `netns`
+    /// when given (where the test node's API server is; `/metrics` is read from inside too).
+    pub fn start_in(
+        dir: &Path,
+        netns: Option<&str>,
+        name: &str,
+        args: &[&str],
+        kubeconfig: &Path,
+    ) -> Self {
         let port = free_port();
-        let log = cluster.dir().join(format!("controller-{name}.log"));
+        let log = dir.join(format!("controller-{name}.log"));
         let file = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        let mut command = Command::new(binary());
+        let mut command = match netns {
+            // nsenter execs the program: the child is the controller itself.
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net=/var/run/netns/{netns}"))
+                    .arg("--")
+                    .arg(binary());
+                command
+            }
+            None => Command::new(binary()),
+        };
         command
             .arg("run")
             .arg("--metrics-addr")
@@ -88,13 +113,14 @@ impl Controller {
             child: Some(child),
             port,
             log,
+            netns: netns.map(str::to_string),
         };
         wait::until(
             &format!("controller {name} /healthz"),
             Duration::from_secs(30),
             || {
                 controller.assert_running();
-                match http_get(port, "/healthz") {
+                match http_get(netns, port, "/healthz") {
                     Some((200, _)) => Ok(()),
                     other => Err(format!("{other:?}")),
                 }
@@ -105,13 +131,13 @@ impl Controller {
 
     /// Waits until `/readyz` says every cache is full (a standby replica is ready too).
     pub fn wait_ready(&mut self) {
-        let port = self.port;
+        let (port, netns) = (self.port, self.netns.clone());
         wait::until(
             &format!("controller {} /readyz", self.name),
             Duration::from_secs(60),
             || {
                 self.assert_running();
-                match http_get(port, "/readyz") {
+                match http_get(netns.as_deref(), port, "/readyz") {
                     Some((200, _)) => Ok(()),
                     other => Err(format!("{other:?}")),
                 }
@@ -132,7 +158,7 @@ impl Controller {
 
     /// `/metrics` as text.
     pub fn metrics(&self) -> String {
-        match http_get(self.port, "/metrics") {
+        match http_get(self.netns.as_deref(), self.port, "/metrics") {
             Some((200, body)) => body,
             other => panic!("controller {} /metrics: {other:?}", self.name),
         }
@@ -214,8 +240,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A plain HTTP/1.0 GET on loopback: status and body, `None` when nothing answers.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+/// A plain HTTP/1.0 GET on loopback: status and body, `None` when nothing answers. Inside a
+/// network namespace, through curl run there.
+fn http_get(netns: Option<&str>, port: u16, path: &str) -> Option<(u16, String)> {
+    if let Some(netns) = netns {
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{netns}"))
+            .args(["--", "curl", "-s", "-m", "5", "-w", "\n%{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n')?;
+        let status: u16 = code.trim().parse().ok()?;
+        return (status != 0).then(|| (status, body.to_string()));
+    }
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream

@@ -52,15 +52,38 @@ fn inputs() -> (PathBuf, PathBuf) {
 /// A running node and its control plane.
 pub struct Node {
     dir: Option<tempfile::TempDir>,
+    /// The images imported: links to a subset of `KOLLACFG_NODE_IMAGES`.
+    _images: tempfile::TempDir,
     path: PathBuf,
     env: BTreeMap<String, String>,
 }
 
 impl Node {
-    /// Starts the node with the images of `KOLLACFG_NODE_IMAGES` imported, and waits until it
-    /// is Ready.
+    /// Starts the node with the pause and RabbitMQ images imported, and waits until it is
+    /// Ready.
     pub fn start() -> Self {
-        let (bin, images) = inputs();
+        Self::start_with(&["pause", "rabbitmq"])
+    }
+
+    /// Starts the node with these images of `KOLLACFG_NODE_IMAGES` imported (each import costs
+    /// seconds, the nova image most), and waits until it is Ready.
+    pub fn start_with(names: &[&str]) -> Self {
+        let (bin, all) = inputs();
+        let images = tempfile::Builder::new()
+            .prefix("kollacfg-node-images.")
+            .tempdir()
+            .expect("a temporary directory");
+        fs::copy(all.join("images.env"), images.path().join("images.env")).unwrap();
+        for name in names {
+            let archive = all.join(format!("{name}.tar"));
+            assert!(
+                archive.exists(),
+                "KOLLACFG_NODE_IMAGES={} has no {name}.tar: build it with tests/node/node-build.sh {name}",
+                all.display()
+            );
+            std::os::unix::fs::symlink(&archive, images.path().join(format!("{name}.tar")))
+                .unwrap();
+        }
         // containerd's socket lives under this directory: keep its path short.
         let dir = tempfile::Builder::new()
             .prefix("kollacfg-node.")
@@ -71,7 +94,7 @@ impl Node {
             .arg(repo().join("tests/node/node-up.sh"))
             .arg(&path)
             .env("KUBE_BIN_DIR", &bin)
-            .env("NODE_IMAGES_DIR", &images)
+            .env("NODE_IMAGES_DIR", images.path())
             // Should this process die without dropping the guard, node-down.sh still runs.
             .env("NODE_UP_WATCH_PID", std::process::id().to_string())
             .stdin(Stdio::null())
@@ -79,6 +102,7 @@ impl Node {
             .expect("running tests/node/node-up.sh");
         let mut node = Self {
             dir: Some(dir),
+            _images: images,
             path,
             env: BTreeMap::new(),
         };
