@@ -222,6 +222,35 @@ fn render_pod_writes_one_hosts_files_as_materialize_does() {
 }
 
 #[test]
+fn diff_pod_shows_what_one_host_gets_against_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = input(dir.path(), NOVA);
+    let diff = |pod: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec!["diff".into(), "-f".into(), (&file).into()];
+        args.extend(["--base".into(), example("base").into()]);
+        args.extend(pod.iter().map(Into::into));
+        kollacfg(&args)
+    };
+    let shared = diff(&[]);
+    assert_eq!(shared.status.code(), Some(1), "{}", stderr(&shared));
+    let text = String::from_utf8_lossy(&shared.stdout);
+    assert!(
+        text.contains("+++ b/nova-compute/kollacfg-perpod.json\n"),
+        "{text}"
+    );
+    assert!(!text.contains("+my_ip"), "{text}");
+    let pod = diff(&["--pod", "nodeName=compute02,hostIP=10.0.0.22"]);
+    assert_eq!(pod.status.code(), Some(1), "{}", stderr(&pod));
+    let text = String::from_utf8_lossy(&pod.stdout);
+    assert!(
+        text.contains("-my_ip = 10.0.0.21\n+my_ip = 10.0.0.22\n"),
+        "{text}"
+    );
+    assert!(text.contains("+host = compute02\n"), "{text}");
+    assert!(!text.contains("kollacfg-perpod.json"), "{text}");
+}
+
+#[test]
 fn render_pod_with_a_missing_fact_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let result = render(dir.path(), NOVA, &["--pod", "nodeName=compute02"]);
