@@ -201,9 +201,9 @@ pub fn fill(template: &str, facts: &Facts) -> Result<String, String> {
             .find(['}', '{'])
             .filter(|&i| after.as_bytes()[i] == b'}')
         else {
+            // The rest of the value is not quoted: a misplaced value could be a credential.
             return Err(format!(
-                "unclosed placeholder {:?} (known: {})",
-                printable(&rest[open..]),
+                "unclosed placeholder: a {{ without its }} (known: {})",
                 known()
             ));
         };
@@ -239,10 +239,10 @@ pub fn per_pod_edits(
         let mut templates: BTreeMap<String, String> = BTreeMap::new();
         let mut check = |field: &str, template: &str| {
             if !template.contains('{') {
+                // Not quoted: a literal value could be a credential.
                 return Err(format!(
-                    "{:?} has no placeholder (known: {}); a value shared by every pod belongs \
-                     in the base or a ConfigOverride",
-                    printable(template),
+                    "the value has no placeholder (known: {}); a value shared by every pod \
+                     belongs in the base or a ConfigOverride",
                     known()
                 ));
             }
