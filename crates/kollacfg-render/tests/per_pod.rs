@@ -529,3 +529,69 @@ fn materialize_is_idempotent_on_its_own_output_plus_the_manifest() {
         }
     );
 }
+
+mod read_back {
+    //! Whatever a fact holds, a pod's file either is refused or reads back, by the file's own
+    //! parser, as exactly the template filled in (unescaped).
+
+    use super::*;
+    use kollacfg_render::files::ini::IniDocument;
+    use kollacfg_render::files::rabbitmq_conf::RabbitConf;
+    use kollacfg_render::files::rabbitmq_env::EnvFile;
+    use proptest::prelude::*;
+
+    fn shared() -> BTreeMap<String, Vec<u8>> {
+        let per_pod = [
+            env(&[("RABBITMQ_NODENAME", "rabbit@{podName}")]),
+            conf(&[("cluster_name", "{podName}.{podNamespace}")]),
+        ];
+        let base = files(&[
+            ("rabbitmq-env.conf", RABBITMQ_ENV),
+            ("rabbitmq.conf", RABBITMQ_CONF),
+        ]);
+        let out = render_target_per_pod(&target("rabbitmq"), &per_pod, &[], &base).unwrap();
+        let nova = render_nova(
+            &[ini("nova.conf", "DEFAULT", &[("host", "{podName}")])],
+            &[],
+        );
+        let mut files = out.files;
+        files.insert("nova.conf".into(), nova.files["nova.conf"].clone());
+        let mut manifest: serde_json::Value = serde_json::from_slice(&files[MANIFEST]).unwrap();
+        let nova_manifest: serde_json::Value =
+            serde_json::from_slice(&nova.files[MANIFEST]).unwrap();
+        let edits = manifest["edits"].as_array_mut().unwrap();
+        edits.extend(nova_manifest["edits"].as_array().unwrap().iter().cloned());
+        files.insert(MANIFEST.into(), serde_json::to_vec(&manifest).unwrap());
+        files
+    }
+
+    proptest! {
+        #[test]
+        fn a_fact_reads_back_as_given_or_is_refused(
+            // Mostly what the checks let through, and anything at all.
+            name in prop_oneof![
+                3 => "[A-Za-z0-9_@%+=:,./ -]{0,24}",
+                1 => "[ -~\u{80}-\u{10ffff}\n\r\t$`\"'\\\\{}]{0,24}",
+            ],
+        ) {
+            let mut facts = Facts::new();
+            facts.set(Fact::PodName, name.clone()).set(Fact::PodNamespace, "openstack");
+            let Ok(pod) = materialize(&shared(), &facts) else {
+                return Ok(());
+            };
+            let text = |file: &str| String::from_utf8(pod.files[file].clone()).unwrap();
+            let env = EnvFile::parse(&text("rabbitmq-env.conf")).unwrap();
+            prop_assert_eq!(env.get("RABBITMQ_NODENAME"), Some(format!("rabbit@{name}")));
+            let conf = RabbitConf::parse(&text("rabbitmq.conf")).unwrap();
+            prop_assert_eq!(conf.get("cluster_name"), Some(format!("{name}.openstack")));
+            let nova = IniDocument::parse(&text("nova.conf")).unwrap();
+            // oslo.config reads `$$` as `$`.
+            let host: Vec<String> = nova
+                .get("DEFAULT", "host")
+                .iter()
+                .map(|v| v.replace("$$", "$"))
+                .collect();
+            prop_assert_eq!(host, vec![name.clone()]);
+        }
+    }
+}
