@@ -2,6 +2,7 @@
 //! reads files). Each check reports the same message as its CEL rule; a test holds both sides
 //! to the same verdicts. OpenAPI constraints (ranges, patterns) are the engine's to re-check.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -59,6 +60,11 @@ pub fn check(resource: &AnyResource) -> Vec<Violation> {
             if let Some(base) = &kc.spec.base {
                 let ok = base.secret_ref.is_some() != base.config_map_ref.is_some();
                 r.require(ok, "spec.base", BASE_EXACTLY_ONE);
+            }
+            for (i, item) in kc.spec.per_pod.iter().enumerate() {
+                let at = format!("spec.perPod[{i}]");
+                let (conf, env) = (item.conf.as_ref(), item.env.as_ref());
+                raw_override(r, &at, &item.file, item.ini.is_some(), conf, env);
             }
             if let Some(m) = kc
                 .spec
@@ -131,32 +137,52 @@ pub fn check(resource: &AnyResource) -> Vec<Violation> {
         }
         AnyResource::ConfigOverride(o) => {
             let s = &o.spec;
-            let forms = [s.ini.is_some(), s.conf.is_some(), s.env.is_some()];
-            let count = forms.iter().filter(|set| **set).count();
-            r.require(count == 1, "spec", OVERRIDE_EXACTLY_ONE);
-            let file = s.file.as_str();
-            r.require(
-                file != "definitions.json",
-                "spec.file",
-                OVERRIDE_NOT_DEFINITIONS,
+            raw_override(
+                r,
+                "spec",
+                &s.file,
+                s.ini.is_some(),
+                s.conf.as_ref(),
+                s.env.as_ref(),
             );
-            let env_ok = s.env.is_none() || file == "rabbitmq-env.conf";
-            r.require(env_ok, "spec.file", OVERRIDE_ENV_FILE);
-            let conf_ok = s.conf.is_none() || file == "rabbitmq.conf";
-            r.require(conf_ok, "spec.file", OVERRIDE_CONF_FILE);
-            let ini_ok = s.ini.is_none()
-                || (file.ends_with(".conf")
-                    && file != "rabbitmq.conf"
-                    && file != "rabbitmq-env.conf");
-            r.require(ini_ok, "spec.file", OVERRIDE_INI_FILE);
-            if let Some(env) = &s.env {
-                let ok = !env.contains_key("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS")
-                    && !env.contains_key("SERVER_ADDITIONAL_ERL_ARGS");
-                r.require(ok, "spec.env", ENV_NO_ERL_ARGS);
-            }
         }
     }
     report.0
+}
+
+/// The rules on items addressed as a ConfigOverride addresses them (its spec, or a KollaConfig's
+/// `spec.perPod[i]`), the node being at `at`.
+fn raw_override(
+    r: &mut Report,
+    at: &str,
+    file: &str,
+    ini: bool,
+    conf: Option<&BTreeMap<String, String>>,
+    env: Option<&BTreeMap<String, String>>,
+) {
+    let count = [ini, conf.is_some(), env.is_some()]
+        .iter()
+        .filter(|set| **set)
+        .count();
+    r.require(count == 1, at, OVERRIDE_EXACTLY_ONE);
+    let file_field = format!("{at}.file");
+    r.require(
+        file != "definitions.json",
+        &file_field,
+        OVERRIDE_NOT_DEFINITIONS,
+    );
+    let env_ok = env.is_none() || file == "rabbitmq-env.conf";
+    r.require(env_ok, &file_field, OVERRIDE_ENV_FILE);
+    let conf_ok = conf.is_none() || file == "rabbitmq.conf";
+    r.require(conf_ok, &file_field, OVERRIDE_CONF_FILE);
+    let ini_ok =
+        !ini || (file.ends_with(".conf") && file != "rabbitmq.conf" && file != "rabbitmq-env.conf");
+    r.require(ini_ok, &file_field, OVERRIDE_INI_FILE);
+    if let Some(env) = env {
+        let ok = !env.contains_key("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS")
+            && !env.contains_key("SERVER_ADDITIONAL_ERL_ARGS");
+        r.require(ok, &format!("{at}.env"), ENV_NO_ERL_ARGS);
+    }
 }
 
 /// The classic-mirroring rules on a RabbitPolicy's `definition`.

@@ -1,12 +1,14 @@
 //! Conversion of custom resources into the engine's input model (`kollacfg_render`), applying
 //! the documented defaults. Pure mapping: no validation beyond what the types already carry.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kollacfg_render::{
     self as model, Fragment, FragmentBody, OverrideContent, ResourceRef, Target,
 };
 
-use crate::{AnyResource, ConfigOverrideSpec, KollaConfig};
+use crate::{AnyResource, KollaConfig};
 
 /// The namespace of a resource whose `metadata.namespace` is absent (offline inputs).
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -106,10 +108,13 @@ pub fn to_fragment(resource: &AnyResource) -> Option<Fragment> {
                 rabbit_transient_quorum_queue: s.rabbit_transient_quorum_queue,
             })
         }
-        AnyResource::ConfigOverride(o) => FragmentBody::ConfigOverride(model::ConfigOverride {
-            file: o.spec.file.clone(),
-            content: override_content(&o.spec),
-        }),
+        AnyResource::ConfigOverride(o) => {
+            let s = &o.spec;
+            FragmentBody::ConfigOverride(model::ConfigOverride {
+                file: s.file.clone(),
+                content: override_content(&s.ini, &s.conf, &s.env),
+            })
+        }
     };
     Some(Fragment {
         target: resource.kolla_config_ref()?.to_string(),
@@ -119,13 +124,34 @@ pub fn to_fragment(resource: &AnyResource) -> Option<Fragment> {
     })
 }
 
-/// The one form a ConfigOverride sets (see [`to_fragment`] for invalid specs).
-fn override_content(spec: &ConfigOverrideSpec) -> OverrideContent {
-    if let Some(ini) = &spec.ini {
+/// The engine's view of a KollaConfig's `spec.perPod`: each item as the raw override it is
+/// (its values are templates; the engine checks and fills them).
+pub fn to_per_pod(kolla_config: &KollaConfig) -> Vec<model::ConfigOverride> {
+    kolla_config
+        .spec
+        .per_pod
+        .iter()
+        .map(|item| model::ConfigOverride {
+            file: item.file.clone(),
+            content: override_content(&item.ini, &item.conf, &item.env),
+        })
+        .collect()
+}
+
+type Ini = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The one form a ConfigOverride (or a perPod item) sets (see [`to_fragment`] for invalid
+/// specs).
+fn override_content(
+    ini: &Option<Ini>,
+    conf: &Option<BTreeMap<String, String>>,
+    env: &Option<BTreeMap<String, String>>,
+) -> OverrideContent {
+    if let Some(ini) = ini {
         OverrideContent::Ini(ini.clone())
-    } else if let Some(conf) = &spec.conf {
+    } else if let Some(conf) = conf {
         OverrideContent::Conf(conf.clone())
-    } else if let Some(env) = &spec.env {
+    } else if let Some(env) = env {
         OverrideContent::Env(env.clone())
     } else {
         OverrideContent::Ini(Default::default())

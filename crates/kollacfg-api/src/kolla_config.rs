@@ -95,6 +95,17 @@ pub struct KollaConfigSpec {
     /// RabbitMQ settings for the rabbitmq service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rabbitmq: Option<RabbitmqSettings>,
+
+    /// Values that differ per pod, such as nova.conf's my_ip or RabbitMQ's node name: items
+    /// addressed as a ConfigOverride addresses them (file, and one of ini, conf or env), whose
+    /// values are templates over the reading pod's facts: {nodeName}, {hostIP}, {podIP},
+    /// {podName}, {podNamespace} (any other {...} is refused), e.g. my_ip: "{hostIP}",
+    /// RABBITMQ_NODENAME: "rabbit@{podName}". A per-pod item wins over every fragment. The
+    /// output's files keep what the base and the fragments give; the output gains
+    /// kollacfg-perpod.json, the list of these edits, which `kollacfg materialize` (an init
+    /// container, facts from the downward API) applies in each pod.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_pod: Vec<crate::per_pod::PerPodItem>,
 }
 
 /// The source of a KollaConfig's base files: exactly one of secretRef or configMapRef.

@@ -13,6 +13,7 @@ pub mod kubectl_yaml;
 pub mod load;
 pub mod messaging;
 pub mod nova;
+pub mod per_pod;
 pub mod rabbit_policy;
 pub mod resource;
 pub mod schema;
@@ -20,7 +21,7 @@ pub mod schema;
 pub use checks::{check, Violation};
 pub use common::*;
 pub use config_override::{ConfigOverride, ConfigOverrideSpec};
-pub use convert::{to_fragment, to_target, DEFAULT_NAMESPACE};
+pub use convert::{to_fragment, to_per_pod, to_target, DEFAULT_NAMESPACE};
 pub use crds::{all_crds, crd_file_name, crd_files, crd_yaml, crds_yaml};
 pub use erlang_vm_args::{BusyWait, ErlangVmArgs, ErlangVmArgsSpec};
 pub use kolla_config::{
@@ -33,6 +34,7 @@ pub use messaging::{
     OsloMessagingPolicy, OsloMessagingPolicySpec, RabbitListenerPolicy, RabbitListenerPolicySpec,
 };
 pub use nova::{NovaComputePolicy, NovaComputePolicySpec, NovaVifPolicy, NovaVifPolicySpec};
+pub use per_pod::PerPodItem;
 pub use rabbit_policy::{ApplyTo, RabbitPolicy, RabbitPolicySpec};
 pub use resource::{AnyResource, KINDS};
 

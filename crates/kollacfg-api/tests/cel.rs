@@ -236,6 +236,64 @@ fn cases() -> Vec<Case> {
                 ),
             ],
         },
+        // KollaConfig.spec.perPod items are addressed as ConfigOverride addresses them, under
+        // the same rules.
+        Case {
+            kind: "KollaConfig",
+            rule: OVERRIDE_EXACTLY_ONE,
+            valid: &[
+                "service: nova-compute\nperPod: [{file: nova.conf, ini: {DEFAULT: {my_ip: '{hostIP}'}}}]",
+            ],
+            invalid: &[(
+                "service: rabbitmq\nperPod: [{file: rabbitmq.conf, conf: {a: '{podIP}'}, env: {A: '{podName}'}}]",
+                &[OVERRIDE_EXACTLY_ONE, OVERRIDE_ENV_FILE],
+            )],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: OVERRIDE_NOT_DEFINITIONS,
+            valid: &["service: rabbitmq\nperPod: [{file: rabbitmq.conf, conf: {listeners.tcp.1: '{podIP}:5672'}}]"],
+            invalid: &[(
+                "service: rabbitmq\nperPod: [{file: definitions.json, conf: {a: '{podIP}'}}]",
+                &[OVERRIDE_NOT_DEFINITIONS, OVERRIDE_CONF_FILE],
+            )],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: OVERRIDE_ENV_FILE,
+            valid: &["service: rabbitmq\nperPod: [{file: rabbitmq-env.conf, env: {RABBITMQ_NODENAME: 'rabbit@{podName}'}}]"],
+            invalid: &[(
+                "service: nova-compute\nperPod: [{file: nova.conf, env: {RABBITMQ_NODENAME: 'rabbit@{podName}'}}]",
+                &[OVERRIDE_ENV_FILE],
+            )],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: OVERRIDE_CONF_FILE,
+            valid: &["service: rabbitmq\nperPod: [{file: rabbitmq.conf, conf: {management.tcp.ip: '{podIP}'}}]"],
+            invalid: &[(
+                "service: rabbitmq\nperPod: [{file: rabbitmq-env.conf, conf: {a: '{podIP}'}}]",
+                &[OVERRIDE_CONF_FILE],
+            )],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: OVERRIDE_INI_FILE,
+            valid: &["service: neutron-openvswitch-agent\nperPod: [{file: neutron.conf, ini: {DEFAULT: {host: '{nodeName}'}}}]"],
+            invalid: &[(
+                "service: rabbitmq\nperPod: [{file: rabbitmq.conf, ini: {DEFAULT: {a: '{podIP}'}}}]",
+                &[OVERRIDE_INI_FILE],
+            )],
+        },
+        Case {
+            kind: "KollaConfig",
+            rule: ENV_NO_ERL_ARGS,
+            valid: &["service: rabbitmq\nperPod: [{file: rabbitmq-env.conf, env: {RABBITMQ_NODE_IP_ADDRESS: '{podIP}'}}]"],
+            invalid: &[(
+                "service: rabbitmq\nperPod: [{file: rabbitmq-env.conf, env: {RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-sname {podName}'}}]",
+                &[ENV_NO_ERL_ARGS],
+            )],
+        },
     ]
 }
 

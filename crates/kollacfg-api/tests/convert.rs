@@ -223,3 +223,48 @@ fn kolla_configs_are_targets_not_fragments() {
     assert_eq!(target.rabbitmq_version, None);
     assert_eq!(kc.output_name(), "nova-files");
 }
+
+#[test]
+fn per_pod_items_convert_in_order_each_with_its_one_form() {
+    let resource = one(
+        "apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\nmetadata: {name: rabbitmq}\n\
+         spec:\n  service: rabbitmq\n  perPod:\n\
+         \x20 - {file: rabbitmq.conf, conf: {listeners.tcp.1: '{podIP}:5672'}}\n\
+         \x20 - {file: rabbitmq-env.conf, env: {RABBITMQ_NODENAME: 'rabbit@{podName}'}}\n",
+    );
+    let AnyResource::KollaConfig(kc) = &resource else {
+        panic!("a KollaConfig")
+    };
+    let text = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        kollacfg_api::to_per_pod(kc),
+        vec![
+            ConfigOverride {
+                file: "rabbitmq.conf".into(),
+                content: OverrideContent::Conf(text(&[("listeners.tcp.1", "{podIP}:5672")])),
+            },
+            ConfigOverride {
+                file: "rabbitmq-env.conf".into(),
+                content: OverrideContent::Env(text(&[("RABBITMQ_NODENAME", "rabbit@{podName}")])),
+            },
+        ]
+    );
+    // Refused by the loader as the CRD's rules refuse it, naming the item.
+    let err = parse_documents(
+        "apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\nmetadata: {name: nova}\n\
+         spec:\n  service: nova-compute\n  perPod:\n\
+         \x20 - {file: nova.conf, ini: {DEFAULT: {my_ip: '{hostIP}'}}}\n\
+         \x20 - {file: nova.conf, env: {A: '{podIP}'}}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "document 1 (KollaConfig default/nova): spec.perPod[1].file: env is for file \
+         rabbitmq-env.conf (use ini for INI files such as nova.conf, conf for rabbitmq.conf)"
+    );
+}

@@ -226,7 +226,13 @@ pub fn contributions(
                 );
             }
         }
-        FragmentBody::ConfigOverride(o) => config_override(&mut c, o, is_rabbitmq),
+        FragmentBody::ConfigOverride(o) => config_override(
+            &mut c,
+            o,
+            is_rabbitmq,
+            "spec",
+            &mut |_, v| Ok(v.to_string()),
+        ),
     }
     if c.issues.is_empty() {
         Ok(c.out)
@@ -486,49 +492,94 @@ fn erlang(c: &mut Collector, e: &ErlangVmArgs) {
     }
 }
 
-fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
-    if !c.check("spec.file", validate::file_name(&o.file)) {
+/// The items of one raw override addressed as a `ConfigOverride` addresses them: a
+/// `ConfigOverride`'s spec, or one entry of a KollaConfig's `spec.perPod`. Fields are named
+/// under `at` (`spec`, `spec.perPod[0]`); each value goes through `value_of(field, value)`
+/// (a per-pod template is filled in there) before it is checked, so a template is held to
+/// exactly the checks of a literal value.
+pub(crate) fn raw_items(
+    id: &ResourceRef,
+    o: &ConfigOverride,
+    is_rabbitmq: bool,
+    at: &str,
+    value_of: &mut dyn FnMut(&str, &str) -> Result<String, String>,
+) -> Result<Vec<Contribution>, Vec<Issue>> {
+    let mut c = Collector {
+        id,
+        out: Vec::new(),
+        issues: Vec::new(),
+    };
+    config_override(&mut c, o, is_rabbitmq, at, value_of);
+    if c.issues.is_empty() {
+        Ok(c.out)
+    } else {
+        Err(c.issues)
+    }
+}
+
+fn config_override(
+    c: &mut Collector,
+    o: &ConfigOverride,
+    is_rabbitmq: bool,
+    at: &str,
+    value_of: &mut dyn FnMut(&str, &str) -> Result<String, String>,
+) {
+    let file_field = format!("{at}.file");
+    if !c.check(&file_field, validate::file_name(&o.file)) {
         return;
     }
+    let mut value_at = |c: &mut Collector, field: &str, raw: &str| match value_of(field, raw) {
+        Ok(value) => Some(value),
+        Err(reason) => {
+            c.issue(field, reason);
+            None
+        }
+    };
     let file = o.file.as_str();
     match (&o.content, file) {
         (_, DEFINITIONS_JSON) => {
             c.issue(
-                "spec.file",
+                file_field,
                 "definitions.json is written by RabbitPolicy, not ConfigOverride",
             );
         }
         (OverrideContent::Env(vars), RABBITMQ_ENV_CONF) if is_rabbitmq => {
             for (name, value) in vars {
-                let field = format!("spec.env.{name}");
+                let field = format!("{at}.env.{name}");
                 if name == crate::files::rabbitmq_env::ERL_ARGS_VAR
                     || name == crate::files::rabbitmq_env::ERL_ARGS_VAR_UNPREFIXED
                 {
                     c.issue(field, format!("{name} is merged flag by flag: set it with ErlangVmArgs (extraArgs for untyped flags)"));
-                } else if c.check(&field, validate::rabbitmq_env_var(name))
-                    && c.check(&field, validate::shell_safe(value))
-                {
-                    c.push(
-                        file.to_string(),
-                        field.clone(),
-                        ItemKey::EnvVar(name.clone()),
-                        ItemValue::Text(value.clone()),
-                    );
+                } else if c.check(&field, validate::rabbitmq_env_var(name)) {
+                    let Some(value) = value_at(c, &field, value) else {
+                        continue;
+                    };
+                    if c.check(&field, validate::shell_safe(&value)) {
+                        c.push(
+                            file.to_string(),
+                            field.clone(),
+                            ItemKey::EnvVar(name.clone()),
+                            ItemValue::Text(value),
+                        );
+                    }
                 }
             }
         }
         (OverrideContent::Conf(keys), RABBITMQ_CONF) if is_rabbitmq => {
             for (key, value) in keys {
-                let field = format!("spec.conf.{key}");
-                if c.check(&field, validate::conf_key(key))
-                    && c.check(&field, validate::conf_value(value))
-                {
-                    c.push(
-                        file.to_string(),
-                        field.clone(),
-                        ItemKey::ConfKey(key.clone()),
-                        ItemValue::Text(value.clone()),
-                    );
+                let field = format!("{at}.conf.{key}");
+                if c.check(&field, validate::conf_key(key)) {
+                    let Some(value) = value_at(c, &field, value) else {
+                        continue;
+                    };
+                    if c.check(&field, validate::conf_value(&value)) {
+                        c.push(
+                            file.to_string(),
+                            field.clone(),
+                            ItemKey::ConfKey(key.clone()),
+                            ItemValue::Text(value),
+                        );
+                    }
                 }
             }
         }
@@ -537,16 +588,20 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
         {
             for (section, keys) in sections {
                 if !c.check(
-                    &format!("spec.ini.{section}"),
+                    &format!("{at}.ini.{section}"),
                     validate::ini_name("section", section),
                 ) {
                     continue;
                 }
                 for (key, value) in keys {
-                    let field = format!("spec.ini.{section}.{key}");
-                    if c.check(&field, validate::ini_name("key", key))
-                        && c.check(&field, validate::ini_value(value))
-                    {
+                    let field = format!("{at}.ini.{section}.{key}");
+                    if !c.check(&field, validate::ini_name("key", key)) {
+                        continue;
+                    }
+                    let Some(value) = value_at(c, &field, value) else {
+                        continue;
+                    };
+                    if c.check(&field, validate::ini_value(&value)) {
                         // oslo.config interpolates `$name`; `$$` reads back as one `$`.
                         let value = value.replace('$', "$$");
                         c.ini(file.to_string(), section, field.clone(), key, value);
@@ -569,7 +624,7 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                 f if f.ends_with(".conf") => format!("{file} takes ini (got {form})"),
                 _ => format!("{file}: only *.conf files can be overridden"),
             };
-            c.issue(format!("spec.{form}"), reason);
+            c.issue(format!("{at}.{form}"), reason);
         }
     }
 }

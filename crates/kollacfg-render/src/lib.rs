@@ -8,6 +8,7 @@ pub mod issue;
 pub mod items;
 pub mod merge;
 pub mod model;
+pub mod per_pod;
 pub mod render;
 pub mod validate;
 

@@ -12,10 +12,10 @@ use crate::files::rabbitmq_conf::RabbitConf;
 use crate::files::rabbitmq_env::{EnvFile, ErlFlag};
 use crate::files::ParseError;
 use crate::issue::Issue;
-use crate::items::{FileFormat, ItemKey, ItemValue};
+use crate::items::{Contribution, FileFormat, ItemKey, ItemValue};
 use crate::merge::{self, Conflict, ItemReport, Offer};
-use crate::model::{Fragment, ResourceRef, Target};
-use crate::validate;
+use crate::model::{ConfigOverride, Fragment, ResourceRef, Target};
+use crate::{per_pod, validate};
 
 /// A target's rendered files and how each item was decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,25 @@ pub fn render_target(
     fragments: &[&Fragment],
     base: &BTreeMap<String, Vec<u8>>,
 ) -> Result<TargetOutput, Vec<Issue>> {
+    render_target_per_pod(target, &[], fragments, base)
+}
+
+/// [`render_target`] for a target with `per_pod` items (its `spec.perPod`). Each wins its item
+/// over every fragment in the report; the shared files keep what the base and the fragments
+/// give (never a template), and the output gains the manifest
+/// [`MANIFEST`](crate::per_pod::MANIFEST) listing the edits. Without per-pod items there is
+/// no manifest (a base file of that name is dropped: the manifest always comes from the spec).
+pub fn render_target_per_pod(
+    target: &Target,
+    per_pod: &[ConfigOverride],
+    fragments: &[&Fragment],
+    base: &BTreeMap<String, Vec<u8>>,
+) -> Result<TargetOutput, Vec<Issue>> {
     let mut issues = Vec::new();
+    let pod_edits = per_pod::per_pod_edits(target, per_pod).unwrap_or_else(|found| {
+        issues.extend(found);
+        Vec::new()
+    });
     if let Err(reason) = validate::service_name(&target.service) {
         issues.push(Issue::new(&target.id, "spec.service", reason));
     }
@@ -95,14 +113,17 @@ pub fn render_target(
         issues.sort();
         return Err(issues);
     }
-    let items = merge::resolve(offers);
-    let mut by_file: BTreeMap<&str, Vec<&ItemReport>> = BTreeMap::new();
+    let mut items = merge::resolve(offers);
+    let mut by_file: BTreeMap<&str, Vec<(&ItemKey, &ItemValue)>> = BTreeMap::new();
     for item in &items {
-        by_file.entry(item.file.as_ref()).or_default().push(item);
+        by_file
+            .entry(item.file.as_ref())
+            .or_default()
+            .push((&item.item, &item.value));
     }
     let mut files = base.clone();
     for (file, edits) in by_file {
-        match edit_file(file, base.get(file), &edits) {
+        match edit_file(file, base.get(file).map(Vec::as_slice), &edits) {
             Ok(text) => {
                 files.insert(file.to_string(), text.into_bytes());
             }
@@ -112,7 +133,20 @@ pub fn render_target(
     if !issues.is_empty() {
         return Err(issues);
     }
-    let mut contributors: Vec<ResourceRef> = items.iter().map(|i| i.winner.clone()).collect();
+    files.remove(per_pod::MANIFEST);
+    if !pod_edits.is_empty() {
+        let edits: Vec<per_pod::PodEdit> = pod_edits.iter().map(|(e, _)| e.clone()).collect();
+        files.insert(
+            per_pod::MANIFEST.to_string(),
+            per_pod::manifest_bytes(&edits),
+        );
+        per_pod_wins(&mut items, &target.id, pod_edits);
+    }
+    let mut contributors: Vec<ResourceRef> = items
+        .iter()
+        .map(|i| i.winner.clone())
+        .filter(|w| *w != target.id)
+        .collect();
     contributors.sort();
     contributors.dedup();
     let mut all: Vec<ResourceRef> = fragments.iter().map(|f| f.id.clone()).collect();
@@ -127,9 +161,51 @@ pub fn render_target(
     })
 }
 
+/// Makes each per-pod edit the winner of its item: the fragments that set the item (winner and
+/// conflicting ones alike) are overridden, and an item no fragment sets is added. The items
+/// stay sorted by file, then item.
+fn per_pod_wins(
+    items: &mut Vec<ItemReport>,
+    target: &ResourceRef,
+    edits: Vec<(per_pod::PodEdit, Contribution)>,
+) {
+    for (edit, contribution) in edits {
+        let value = ItemValue::Text(edit.template);
+        let key = (contribution.file.as_ref(), &contribution.item);
+        match items.binary_search_by(|i| (i.file.as_ref(), &i.item).cmp(&key)) {
+            Ok(at) => {
+                let item = &mut items[at];
+                let fragments = std::mem::take(&mut item.conflicts);
+                item.overridden.push(item.winner.clone());
+                item.overridden.extend(fragments);
+                item.overridden.sort();
+                item.winner = target.clone();
+                item.field = contribution.field;
+                item.value = value;
+            }
+            Err(at) => items.insert(
+                at,
+                ItemReport {
+                    file: contribution.file,
+                    item: contribution.item,
+                    winner: target.clone(),
+                    field: contribution.field,
+                    value,
+                    conflicts: Vec::new(),
+                    overridden: Vec::new(),
+                },
+            ),
+        }
+    }
+}
+
 /// Applies the decided items of one file to its base (or to an empty document) and checks
 /// that the result parses again.
-fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Result<String, String> {
+pub(crate) fn edit_file(
+    file: &str,
+    base: Option<&[u8]>,
+    edits: &[(&ItemKey, &ItemValue)],
+) -> Result<String, String> {
     let text = match base {
         Some(bytes) => {
             std::str::from_utf8(bytes).map_err(|e| format!("{file} is not UTF-8 text ({e})"))?
@@ -145,7 +221,7 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
             };
             let policies: Vec<PolicyText<'_>> = edits
                 .iter()
-                .filter_map(|e| match (&e.item, &e.value) {
+                .filter_map(|e| match e {
                     (ItemKey::Policy { vhost, name }, ItemValue::Policy(json)) => {
                         Some(PolicyText { vhost, name, json })
                     }
@@ -153,7 +229,15 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
                 })
                 .collect();
             doc.upsert_policy_texts(&policies);
-            let absent: Vec<(&str, &str)> = edits.iter().filter_map(|e| absent_key(e)).collect();
+            let absent: Vec<(&str, &str)> = edits
+                .iter()
+                .filter_map(|e| match e {
+                    (ItemKey::Policy { vhost, name }, ItemValue::Absent) => {
+                        Some((vhost.as_str(), name.as_str()))
+                    }
+                    _ => None,
+                })
+                .collect();
             doc.remove_policies(&absent);
             let out = doc.render();
             // The policies are built by serde and the rest is the base's text: checking the
@@ -166,7 +250,7 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
             let mut doc = EnvFile::parse(text).map_err(in_base)?;
             let mut flags = Vec::new();
             for edit in edits {
-                match (&edit.item, &edit.value) {
+                match edit {
                     (ItemKey::EnvVar(name), ItemValue::Text(v)) => doc.set(name, v),
                     (ItemKey::ErlFlag(name), ItemValue::Flag(args)) => flags.push(ErlFlag {
                         name: name.clone(),
@@ -183,7 +267,7 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
         FileFormat::RabbitConf => {
             let mut doc = RabbitConf::parse(text).map_err(in_base)?;
             for edit in edits {
-                if let (ItemKey::ConfKey(key), ItemValue::Text(v)) = (&edit.item, &edit.value) {
+                if let (ItemKey::ConfKey(key), ItemValue::Text(v)) = edit {
                     doc.set(key, v);
                 }
             }
@@ -193,16 +277,12 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
         }
         FileFormat::Ini => {
             let mut doc = IniDocument::parse(text).map_err(in_base)?;
-            doc.set_all(
-                edits
-                    .iter()
-                    .filter_map(|edit| match (&edit.item, &edit.value) {
-                        (ItemKey::Ini { section, key }, ItemValue::Text(v)) => {
-                            Some((section.as_str(), key.as_str(), v.as_str()))
-                        }
-                        _ => None,
-                    }),
-            );
+            doc.set_all(edits.iter().filter_map(|edit| match edit {
+                (ItemKey::Ini { section, key }, ItemValue::Text(v)) => {
+                    Some((section.as_str(), key.as_str(), v.as_str()))
+                }
+                _ => None,
+            }));
             let out = doc.render();
             IniDocument::parse(&out).map_err(|e| rerender(file, e))?;
             out

@@ -3,6 +3,7 @@
 
 mod broker;
 mod inputs;
+mod materialize;
 mod plan;
 mod report;
 mod stdout;
@@ -28,6 +29,8 @@ enum Command {
     Render {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        pod: PodArg,
         /// Directory to write the rendered tree into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -44,11 +47,31 @@ enum Command {
     Diff {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        pod: PodArg,
+    },
+    /// One pod's files from a rendered output: copy every file of --from into --to with the
+    /// per-pod edits of its kollacfg-perpod.json applied (the manifest itself is not copied),
+    /// all or nothing. The pod's facts come from KOLLACFG_NODE_NAME, KOLLACFG_HOST_IP,
+    /// KOLLACFG_POD_IP, KOLLACFG_POD_NAME and KOLLACFG_POD_NAMESPACE (set them from the
+    /// downward API); a fact a template uses that is not set is an error. Each file keeps the
+    /// mode of its source, never wider than 0640 (a new file gets 0640). Exit 0: written;
+    /// 2: any error, nothing written.
+    Materialize {
+        /// The rendered files: a directory of files, or a mounted Secret or ConfigMap volume
+        /// (kubelet's ..data layout).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Where the pod's files are written (created if missing).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
     },
     /// Run every check without writing anything.
     Validate {
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        pod: PodArg,
         /// Treat conflicts between fragments as errors.
         #[arg(long)]
         strict: bool,
@@ -213,6 +236,31 @@ struct InputArgs {
     base: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct PodArg {
+    /// One pod's files instead of the shared output: spec.perPod filled in with these facts
+    /// (nodeName=...,hostIP=...,podIP=...,podName=...,podNamespace=...), no
+    /// kollacfg-perpod.json.
+    #[arg(long, value_name = "FACTS", value_parser = pod_facts)]
+    pod: Option<kollacfg_render::per_pod::Facts>,
+}
+
+/// `--pod`: `name=value` pairs, comma-separated.
+fn pod_facts(value: &str) -> Result<kollacfg_render::per_pod::Facts, String> {
+    kollacfg_render::per_pod::Facts::parse(value)
+}
+
+impl InputArgs {
+    /// Loads, checks and renders the inputs, for one pod with `--pod`.
+    fn plan(&self, pod: &PodArg, strict: bool) -> Option<plan::Plan> {
+        let mut plan = plan::build(&self.paths, self.base.as_deref(), strict)?;
+        match &pod.pod {
+            Some(facts) if !plan.for_pod(facts) => None,
+            _ => Some(plan),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = run(cli.command);
@@ -224,11 +272,12 @@ fn run(command: Command) -> ExitCode {
     match command {
         Command::Render {
             input,
+            pod,
             out,
             strict,
             report,
         } => {
-            let Some(plan) = plan::build(&input.paths, input.base.as_deref(), strict) else {
+            let Some(plan) = input.plan(&pod, strict) else {
                 return ExitCode::from(1);
             };
             if report {
@@ -245,16 +294,17 @@ fn run(command: Command) -> ExitCode {
                 }
             }
         }
-        Command::Diff { input } => match plan::build(&input.paths, input.base.as_deref(), false) {
+        Command::Diff { input, pod } => match input.plan(&pod, false) {
             None => ExitCode::from(2),
             Some(plan) if report::diff(&plan) => ExitCode::from(1),
             Some(_) => ExitCode::SUCCESS,
         },
         Command::Validate {
             input,
+            pod,
             strict,
             report,
-        } => match plan::build(&input.paths, input.base.as_deref(), strict) {
+        } => match input.plan(&pod, strict) {
             Some(plan) => {
                 if report {
                     report::items(&plan);
@@ -264,6 +314,7 @@ fn run(command: Command) -> ExitCode {
             }
             None => ExitCode::from(1),
         },
+        Command::Materialize { from, to } => materialize::run(&from, &to),
         Command::Broker { action } => match action {
             BrokerAction::Diff { args } => broker::run(&args.options(), false),
             BrokerAction::Sync { args } => broker::run(&args.options(), true),

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kollacfg_api::AnyResource;
-use kollacfg_render::render::{assign, render_target, TargetOutput};
-use kollacfg_render::{Fragment, Issue, Target};
+use kollacfg_render::per_pod::{materialize, Facts};
+use kollacfg_render::render::{assign, render_target_per_pod, TargetOutput};
+use kollacfg_render::{ConfigOverride, Fragment, Issue, ResourceRef, Target};
 
 use crate::inputs;
 
@@ -78,12 +79,17 @@ pub fn build_selected(
     };
     let inputs::Inputs { resources, sources } = inputs;
     let mut targets: Vec<Target> = Vec::new();
+    let mut per_pod: BTreeMap<ResourceRef, Vec<ConfigOverride>> = BTreeMap::new();
     let mut fragments: Vec<Fragment> = Vec::with_capacity(resources.len());
     // Each resource is dropped as soon as it is converted: the engine's model is all that is
     // kept, which halves peak memory on large inputs.
     for r in resources {
         match &r {
-            AnyResource::KollaConfig(kc) => targets.push(kollacfg_api::to_target(kc)),
+            AnyResource::KollaConfig(kc) => {
+                let target = kollacfg_api::to_target(kc);
+                per_pod.insert(target.id.clone(), kollacfg_api::to_per_pod(kc));
+                targets.push(target);
+            }
             other => fragments.extend(kollacfg_api::to_fragment(other)),
         }
     }
@@ -119,7 +125,8 @@ pub fn build_selected(
             }
         };
         let frags = assigned.get(&target.id).cloned().unwrap_or_default();
-        match render_target(target, &frags, &base_files.files) {
+        let items = per_pod.get(&target.id).map_or(&[][..], Vec::as_slice);
+        match render_target_per_pod(target, items, &frags, &base_files.files) {
             Ok(output) => {
                 if let Err(issue) = base_kept(target, &base_files, &output) {
                     issues.push(issue);
@@ -154,6 +161,26 @@ pub fn build_selected(
         targets: planned,
         fragment_count: fragments.len(),
     })
+}
+
+impl Plan {
+    /// Turns every target's shared files into one pod's (`--pod`): its per-pod edits applied
+    /// for `facts`, no manifest. Prints every error; `false` when there was any.
+    pub fn for_pod(&mut self, facts: &Facts) -> bool {
+        let mut ok = true;
+        for t in &mut self.targets {
+            match materialize(&t.output.files, facts) {
+                Ok(pod) => t.output.files = pod.files,
+                Err(errors) => {
+                    ok = false;
+                    for e in errors {
+                        eprintln!("error: {}: {}/{e}", t.output.target, t.service);
+                    }
+                }
+            }
+        }
+        ok
+    }
 }
 
 /// Every file the fragments edit must come from the base when a base is given: an edited file

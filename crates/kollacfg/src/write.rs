@@ -1,5 +1,5 @@
-//! Writes a plan to `OUT/<service>/<file>`, all or nothing, and never through anything the run
-//! did not create.
+//! Writes a plan to `OUT/<service>/<file>` (or one pod's files to `materialize --to OUT`), all or
+//! nothing, and never through anything the run did not create.
 //!
 //! 1. Check: `OUT` and every `OUT/<service>` must be real directories (or missing: they are then
 //!    created), every destination a regular file (or missing). A symbolic link, a device, a
@@ -43,7 +43,7 @@ pub struct Stats {
 
 /// One file to write.
 pub struct NewFile<'a> {
-    /// The service directory under `OUT`.
+    /// The service directory under `OUT`; empty for `OUT` itself (`materialize --to`).
     pub service: &'a str,
     /// The file name inside it.
     pub name: &'a str,
@@ -167,9 +167,13 @@ impl Transaction {
     ) -> Result<(), Stop> {
         self.ensure_dir(out)?;
         for file in files {
-            plain_name(file.service)?;
             plain_name(file.name)?;
-            let dir = out.join(file.service);
+            let dir = if file.service.is_empty() {
+                out.to_path_buf()
+            } else {
+                plain_name(file.service)?;
+                out.join(file.service)
+            };
             if self.dirs.insert(dir.clone()) {
                 self.ensure_dir(&dir)?;
             }

@@ -10,9 +10,9 @@ mod tests;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kollacfg_api::{to_fragment, to_target, AnyResource, FragmentStatus, KollaConfig};
+use kollacfg_api::{to_fragment, to_per_pod, to_target, AnyResource, FragmentStatus, KollaConfig};
 use kollacfg_render::items::ItemKey;
-use kollacfg_render::render::render_target;
+use kollacfg_render::render::render_target_per_pod;
 use kollacfg_render::{Fragment, ResourceRef};
 
 pub use output::{
@@ -140,13 +140,14 @@ pub fn build(inputs: &Inputs<'_>) -> Built {
         .filter_map(|r| to_fragment(r).map(|f| (r, f)))
         .collect();
     let refs: Vec<&Fragment> = converted.iter().map(|(_, f)| f).collect();
+    let per_pod = to_per_pod(kc);
     let rendered = match &inputs.base {
         Base::Missing { kind, name } => Rendered::BaseMissing {
             kind,
             name: name.clone(),
         },
-        Base::Unset => render(&target, &refs, &BTreeMap::new()),
-        Base::Files(files) => render(&target, &refs, files),
+        Base::Unset => render(&target, &per_pod, &refs, &BTreeMap::new()),
+        Base::Files(files) => render(&target, &per_pod, &refs, files),
     };
     let (output, rollout_hash) = match &rendered {
         Rendered::Ok(out) if output_size(&out.files) <= MAX_OUTPUT_BYTES => (
@@ -196,10 +197,11 @@ pub fn build(inputs: &Inputs<'_>) -> Built {
 
 fn render(
     target: &kollacfg_render::Target,
+    per_pod: &[kollacfg_render::ConfigOverride],
     fragments: &[&Fragment],
     base: &BTreeMap<String, Vec<u8>>,
 ) -> Rendered {
-    match render_target(target, fragments, base) {
+    match render_target_per_pod(target, per_pod, fragments, base) {
         Ok(out) => {
             let size = output_size(&out.files);
             if size > MAX_OUTPUT_BYTES {

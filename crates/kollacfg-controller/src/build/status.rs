@@ -271,7 +271,8 @@ pub fn fragment_status(
                     CONDITION_READY,
                     State::True,
                     "Overridden",
-                    "it sets no item that a fragment of higher precedence does not set",
+                    "it sets no item that a fragment of higher precedence (or the KollaConfig's spec.perPod) \
+                     does not set",
                 )
             };
             vec![ready, valid(), conflicted]

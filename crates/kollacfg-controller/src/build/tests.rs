@@ -433,3 +433,63 @@ fn only_fragments_in_the_same_namespace_naming_the_target_belong_to_it() {
     assert!(!other_target.iter().any(|f| names_target(&kc, f)));
     assert!(!names_target(&kc, &AnyResource::KollaConfig(kc.clone())));
 }
+
+fn with_per_pod(template: &str) -> KollaConfig {
+    target(&format!(
+        "{TARGET}  perPod: [{{file: rabbitmq.conf, conf: {{listeners.tcp.1: '{template}'}}}}]\n"
+    ))
+}
+
+#[test]
+fn a_per_pod_change_changes_the_manifest_and_restarts_the_workloads() {
+    let frags = fragments(FRAGMENTS);
+    let plain = run(&target(TARGET), &frags, Base::Files(base()), 1);
+    let a = run(
+        &with_per_pod("{podIP}:5672"),
+        &frags,
+        Base::Files(base()),
+        1,
+    );
+    let b = run(
+        &with_per_pod("{podIP}:5673"),
+        &frags,
+        Base::Files(base()),
+        1,
+    );
+    let files = |built: &Built| built.output.as_ref().unwrap().files();
+    // The shared rabbitmq.conf is the same; only the manifest tells the pods apart.
+    assert_eq!(files(&a)["rabbitmq.conf"], files(&plain)["rabbitmq.conf"]);
+    assert_eq!(files(&a)["rabbitmq.conf"], files(&b)["rabbitmq.conf"]);
+    assert!(!files(&plain).contains_key("kollacfg-perpod.json"));
+    let manifest = String::from_utf8(files(&b)["kollacfg-perpod.json"].clone()).unwrap();
+    assert!(
+        manifest.contains("\"template\": \"{podIP}:5673\""),
+        "{manifest}"
+    );
+    let hashes = [&plain, &a, &b].map(|built| built.rollout_hash.clone().unwrap());
+    assert_ne!(hashes[0], hashes[1]);
+    assert_ne!(hashes[1], hashes[2]);
+    // The KollaConfig winning an item is not listed among the contributing fragments.
+    assert_eq!(a.status.contributors, plain.status.contributors);
+}
+
+#[test]
+fn a_bad_per_pod_template_degrades_the_target_and_writes_nothing() {
+    let built = run(
+        &with_per_pod("{podAddress}:5672"),
+        &fragments(FRAGMENTS),
+        Base::Files(base()),
+        1,
+    );
+    assert_eq!(built.output, None);
+    assert_eq!(built.rollout_hash, None);
+    assert_eq!(built.degraded, Some(Degraded::InvalidBase));
+    let degraded = condition(&built.status.conditions, "Degraded");
+    assert!(
+        degraded
+            .message
+            .contains("spec.perPod[0].conf.listeners.tcp.1: unknown placeholder {podAddress}"),
+        "{}",
+        degraded.message
+    );
+}
