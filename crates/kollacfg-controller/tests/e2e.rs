@@ -13,6 +13,8 @@
 mod cluster;
 #[path = "e2e/controller.rs"]
 mod controller;
+#[path = "e2e/delivery.rs"]
+mod delivery;
 #[path = "e2e/node.rs"]
 mod node;
 #[path = "e2e/wait.rs"]
