@@ -134,7 +134,6 @@ pub fn host_specific_values(
         }
     }
     found.sort_by(|a, b| (&a.file, &a.item).cmp(&(&b.file, &b.item)));
-    found.dedup_by(|a, b| a.file == b.file && a.item == b.item);
     found
 }
 
