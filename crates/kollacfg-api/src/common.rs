@@ -28,6 +28,11 @@ pub const CONDITION_LIVE: &str = "Live";
 /// Warning condition type on a KollaConfig whose management API is reached without verifying
 /// its TLS certificate (`insecureSkipTLSVerify: true`).
 pub const CONDITION_INSECURE_BROKER: &str = "InsecureBroker";
+/// Warning condition type on a KollaConfig rolled out to a DaemonSet or a StatefulSet whose
+/// output holds a literal per-host value (one host's address or name, e.g. nova.conf `my_ip`)
+/// that every pod reads (reason LiteralHostValue; the message names the items and the perPod
+/// entries that fix them). Absent when there is none. It does not block Ready.
+pub const CONDITION_HOST_SPECIFIC_VALUE: &str = "HostSpecificValue";
 
 /// Names the KollaConfig a fragment writes into.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]

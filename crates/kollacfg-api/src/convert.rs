@@ -8,6 +8,9 @@ use kollacfg_render::{
     self as model, Fragment, FragmentBody, OverrideContent, ResourceRef, Target,
 };
 
+use kollacfg_render::lint::{host_specific_values, HostValue, ItemAddress, Workload};
+use kollacfg_render::per_pod::per_pod_edits;
+
 use crate::{AnyResource, KollaConfig};
 
 /// The namespace of a resource whose `metadata.namespace` is absent (offline inputs).
@@ -39,6 +42,39 @@ pub fn to_target(kolla_config: &KollaConfig) -> Target {
             .as_ref()
             .and_then(|r| r.version.clone()),
     }
+}
+
+/// The `HostSpecificValue` warnings of a KollaConfig's rendered `files`: literal per-host
+/// values in a target whose `spec.rollout` has a DaemonSet or a StatefulSet
+/// ([`kollacfg_render::lint::host_specific_values`]). The same answer offline and in a cluster.
+pub fn host_values(
+    kolla_config: &KollaConfig,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<HostValue> {
+    let rollout: Vec<Workload<'_>> = kolla_config
+        .spec
+        .rollout
+        .iter()
+        .map(|r| Workload {
+            kind: r.kind.as_str(),
+            name: &r.name,
+        })
+        .collect();
+    // Items set per pod (spec.perPod) are not literal: they go in `covered`. (An invalid
+    // perPod is reported by the render; it covers nothing here.)
+    let covered: Vec<ItemAddress> =
+        per_pod_edits(&to_target(kolla_config), &to_per_pod(kolla_config))
+            .map(|edits| {
+                edits
+                    .into_iter()
+                    .map(|(edit, _)| ItemAddress {
+                        file: edit.file,
+                        item: edit.item,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    host_specific_values(files, &rollout, &covered)
 }
 
 /// The engine's view of a fragment; `None` for a KollaConfig.

@@ -21,7 +21,7 @@ pub mod schema;
 pub use checks::{check, Violation};
 pub use common::*;
 pub use config_override::{ConfigOverride, ConfigOverrideSpec};
-pub use convert::{to_fragment, to_per_pod, to_target, DEFAULT_NAMESPACE};
+pub use convert::{host_values, to_fragment, to_per_pod, to_target, DEFAULT_NAMESPACE};
 pub use crds::{all_crds, crd_file_name, crd_files, crd_yaml, crds_yaml};
 pub use erlang_vm_args::{BusyWait, ErlangVmArgs, ErlangVmArgsSpec};
 pub use kolla_config::{

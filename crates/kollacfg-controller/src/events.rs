@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kollacfg_api::{
     AnyResource, KollaConfig, API_VERSION, CONDITION_BROKER_SYNCED, CONDITION_CONFLICTED,
-    CONDITION_INVALID, CONDITION_LIVE, CONDITION_READY,
+    CONDITION_HOST_SPECIFIC_VALUE, CONDITION_INVALID, CONDITION_LIVE, CONDITION_READY,
 };
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::Resource;
@@ -72,6 +72,17 @@ pub fn notices(
                 note: now.message.clone(),
             });
         }
+    }
+    // A warning condition (it does not block Ready): warned once, when it turns True.
+    if let Some(now) = find(after, CONDITION_HOST_SPECIFIC_VALUE)
+        .filter(|c| c.status == "True" && transitioned(before, after, &c.type_))
+    {
+        out.push(Notice {
+            regarding: regarding.clone(),
+            warning: true,
+            reason: now.reason.clone(),
+            note: now.message.clone(),
+        });
     }
     if let (true, Some(output)) = (output_written, &built.output) {
         out.push(Notice {

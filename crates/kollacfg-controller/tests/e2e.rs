@@ -426,6 +426,26 @@ fn seeds_edits_and_restart() {
             started.elapsed()
         );
     }
+    // kolla's literal my_ip in the base of a DaemonSet's output: the warning condition, and
+    // Ready still True.
+    let kc = wait_condition(
+        &cluster,
+        "kollaconfig",
+        "e2e-vif-plugging",
+        "nova-compute",
+        "HostSpecificValue",
+    );
+    let host = world::condition(&kc, "HostSpecificValue").expect("checked");
+    assert_eq!(host["reason"], "LiteralHostValue");
+    let message = host["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(
+            "nova.conf [DEFAULT] my_ip = \"10.0.0.21\" (perPod: [{file: nova.conf, ini: \
+             {DEFAULT: {my_ip: \"{hostIP}\"}}}])"
+        ),
+        "{message}"
+    );
+    assert!(world::condition_true(&kc, "Ready"), "{}", kc["status"]);
 
     // 2–3. A Deployment in spec.rollout; edits change output, hash and ReplicaSet.
     let ns = EDIT_NS;

@@ -4,8 +4,10 @@
 
 pub mod contrib;
 pub mod files;
+pub mod host_items;
 pub mod issue;
 pub mod items;
+pub mod lint;
 pub mod merge;
 pub mod model;
 pub mod per_pod;

@@ -34,7 +34,8 @@ enum Command {
         /// Directory to write the rendered tree into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Treat conflicts between fragments as errors.
+        /// Treat conflicts between fragments, and literal per-host values in a file every pod
+        /// of a DaemonSet or StatefulSet reads (HostSpecificValue), as errors.
         #[arg(long)]
         strict: bool,
         /// Print, per target, which fragment set each item and which ones lost (values are
@@ -72,7 +73,8 @@ enum Command {
         input: InputArgs,
         #[command(flatten)]
         pod: PodArg,
-        /// Treat conflicts between fragments as errors.
+        /// Treat conflicts between fragments, and literal per-host values in a file every pod
+        /// of a DaemonSet or StatefulSet reads (HostSpecificValue), as errors.
         #[arg(long)]
         strict: bool,
         /// Print, per target, which fragment set each item and which ones lost.

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kollacfg_api::AnyResource;
+use kollacfg_api::{AnyResource, KollaConfig};
+use kollacfg_render::lint::HostValue;
 use kollacfg_render::per_pod::{materialize, Facts};
 use kollacfg_render::render::{assign, render_target_per_pod, TargetOutput};
 use kollacfg_render::{ConfigOverride, Fragment, Issue, ResourceRef, Target};
@@ -21,6 +22,8 @@ pub struct Planned {
     pub base_modes: BTreeMap<String, u32>,
     /// What it renders to.
     pub output: TargetOutput,
+    /// Literal per-host values in a file every pod of a DaemonSet or StatefulSet reads.
+    pub host_values: Vec<HostValue>,
 }
 
 /// Every target rendered, ready to write or compare.
@@ -81,16 +84,19 @@ pub fn build_selected(
     let mut targets: Vec<Target> = Vec::new();
     let mut per_pod: BTreeMap<ResourceRef, Vec<ConfigOverride>> = BTreeMap::new();
     let mut fragments: Vec<Fragment> = Vec::with_capacity(resources.len());
-    // Each resource is dropped as soon as it is converted: the engine's model is all that is
+    // The KollaConfigs themselves are kept for the lints over their output (few and small).
+    let mut configs: BTreeMap<kollacfg_render::ResourceRef, KollaConfig> = BTreeMap::new();
+    // Each fragment is dropped as soon as it is converted: the engine's model is all that is
     // kept, which halves peak memory on large inputs.
     for r in resources {
-        match &r {
+        match r {
             AnyResource::KollaConfig(kc) => {
-                let target = kollacfg_api::to_target(kc);
-                per_pod.insert(target.id.clone(), kollacfg_api::to_per_pod(kc));
+                let target = kollacfg_api::to_target(&kc);
+                per_pod.insert(target.id.clone(), kollacfg_api::to_per_pod(&kc));
+                configs.insert(target.id.clone(), kc);
                 targets.push(target);
             }
-            other => fragments.extend(kollacfg_api::to_fragment(other)),
+            other => fragments.extend(kollacfg_api::to_fragment(&other)),
         }
     }
     let (assigned, mut issues) = assign(&targets, &fragments);
@@ -132,11 +138,16 @@ pub fn build_selected(
                     issues.push(issue);
                     continue;
                 }
+                let host_values = configs
+                    .get(&target.id)
+                    .map(|kc| kollacfg_api::host_values(kc, &output.files))
+                    .unwrap_or_default();
                 planned.push(Planned {
                     service: target.service.clone(),
                     base: base_files.files,
                     base_modes: base_files.modes,
                     output,
+                    host_values,
                 })
             }
             Err(found) => issues.extend(found),
@@ -152,6 +163,11 @@ pub fn build_selected(
     let conflicts = crate::report::warn_conflicts(&planned, &sources, strict);
     if strict && conflicts > 0 {
         eprintln!("error: {conflicts} conflict(s) and --strict is set");
+        failed = true;
+    }
+    let host_values = crate::report::warn_host_values(&planned, &sources, strict);
+    if strict && host_values > 0 {
+        eprintln!("error: {host_values} host-specific value(s) and --strict is set");
         failed = true;
     }
     if failed {

@@ -18,37 +18,69 @@ pub fn locate(issue: &Issue, sources: &BTreeMap<ResourceRef, PathBuf>) -> String
     }
 }
 
+/// Prints the lines `lines` gives for each target as warnings (errors under `strict`); returns
+/// how many.
+fn warn_each(planned: &[Planned], strict: bool, lines: impl Fn(&Planned) -> Vec<String>) -> usize {
+    let level = if strict { "error" } else { "warning" };
+    let mut count = 0;
+    for line in planned.iter().flat_map(lines) {
+        count += 1;
+        eprintln!("{level}: {line}");
+    }
+    count
+}
+
 /// Prints every conflict as a warning (an error line under `strict`); returns how many.
 pub fn warn_conflicts(
     planned: &[Planned],
     sources: &BTreeMap<ResourceRef, PathBuf>,
     strict: bool,
 ) -> usize {
-    let level = if strict { "error" } else { "warning" };
-    let mut count = 0;
-    for p in planned {
-        for c in &p.output.conflicts {
-            count += 1;
-            let file_of = |r: &ResourceRef| {
-                sources
-                    .get(r)
-                    .map(|f| format!(" ({})", f.display()))
-                    .unwrap_or_default()
-            };
-            eprintln!(
-                "{level}: conflict in {}/{} ({}): {}{} and {}{} set different values at the same precedence; {} applies",
-                p.service,
-                c.file,
-                c.item,
-                c.winner,
-                file_of(&c.winner),
-                c.loser,
-                file_of(&c.loser),
-                c.winner.kind_name(),
-            );
-        }
-    }
-    count
+    let file_of = |r: &ResourceRef| {
+        sources
+            .get(r)
+            .map(|f| format!(" ({})", f.display()))
+            .unwrap_or_default()
+    };
+    warn_each(planned, strict, |p| {
+        p.output
+            .conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "conflict in {}/{} ({}): {}{} and {}{} set different values at the same precedence; {} applies",
+                    p.service,
+                    c.file,
+                    c.item,
+                    c.winner,
+                    file_of(&c.winner),
+                    c.loser,
+                    file_of(&c.loser),
+                    c.winner.kind_name(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// Prints every `HostSpecificValue` as a warning (an error line under `strict`), naming the
+/// KollaConfig and its input file; returns how many.
+pub fn warn_host_values(
+    planned: &[Planned],
+    sources: &BTreeMap<ResourceRef, PathBuf>,
+    strict: bool,
+) -> usize {
+    warn_each(planned, strict, |p| {
+        let target = &p.output.target;
+        let file = sources
+            .get(target)
+            .map(|f| format!("{}: ", f.display()))
+            .unwrap_or_default();
+        p.host_values
+            .iter()
+            .map(|v| format!("{file}{target}: HostSpecificValue: {}/{v}", p.service))
+            .collect()
+    })
 }
 
 fn totals(plan: &Plan) -> (usize, usize) {

@@ -256,8 +256,19 @@ fn render_pod_with_a_missing_fact_writes_nothing() {
     let result = render(dir.path(), NOVA, &["--pod", "nodeName=compute02"]);
     assert_eq!(result.status.code(), Some(1));
     assert!(!dir.path().join("out").exists());
+    // The errors; the base's other per-host items (not in this perPod) are warned about too.
+    let errors: String = stderr(&result)
+        .lines()
+        .filter(|l| !l.starts_with("warning: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        !stderr(&result).contains("HostSpecificValue: nova-compute/nova.conf [DEFAULT] my_ip"),
+        "an item set per pod was flagged as a literal: {}",
+        stderr(&result)
+    );
     assert_eq!(
-        stderr(&result),
+        errors,
         "error: KollaConfig openstack/nova-compute: nova-compute/nova.conf: [DEFAULT] my_ip: {hostIP}: KOLLACFG_HOST_IP is not set (set it from the downward API's status.hostIP)\n\
          error: KollaConfig openstack/nova-compute: nova-compute/nova.conf: [vnc] server_listen: {hostIP}: KOLLACFG_HOST_IP is not set (set it from the downward API's status.hostIP)\n\
          error: KollaConfig openstack/nova-compute: nova-compute/nova.conf: [vnc] server_proxyclient_address: {hostIP}: KOLLACFG_HOST_IP is not set (set it from the downward API's status.hostIP)\n"

@@ -6,17 +6,21 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kollacfg_api::kolla_config::MAX_STATUS_CONTRIBUTORS;
 use kollacfg_api::{
     FileStatus, FragmentStatus, KollaConfig, KollaConfigStatus, CONDITION_CONFLICTED,
-    CONDITION_DEGRADED, CONDITION_INVALID, CONDITION_READY,
+    CONDITION_DEGRADED, CONDITION_HOST_SPECIFIC_VALUE, CONDITION_INVALID, CONDITION_READY,
 };
 use kollacfg_render::render::TargetOutput;
 use kollacfg_render::{Issue, ResourceRef};
 
 use super::{Degraded, MAX_OUTPUT_BYTES};
-use crate::conditions::{resolve, Desired, State};
+use crate::conditions::{merge, resolve, Desired, State};
 use crate::hash::sha256_hex;
 
 /// How many problems a condition message lists before "and N more".
 const MAX_LISTED: usize = 10;
+
+/// How many literal per-host values the `HostSpecificValue` message spells out in full (with
+/// their `perPod` fix) before naming the rest only.
+const MAX_HOST_VALUES_DETAILED: usize = 3;
 
 /// The outcome of rendering one KollaConfig.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,7 +81,7 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
                 "{} file(s) from {count} contributing fragment(s) are in {kind} {output}",
                 files.len()
             );
-            let desired = vec![
+            let mut desired = vec![
                 Desired::new(CONDITION_READY, State::True, "Rendered", message),
                 Desired::new(
                     CONDITION_DEGRADED,
@@ -86,6 +90,7 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
                     "the output holds the current render",
                 ),
             ];
+            desired.extend(host_specific_value(kc, out));
             (files, names, count, desired)
         }
         other => {
@@ -103,14 +108,65 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
             )
         }
     };
+    let mut conditions = resolve(desired, &previous.conditions, generation, now);
+    if !matches!(rendered, Rendered::Ok(_)) {
+        // The output in place is unchanged, and so is what is to say about its values.
+        let carried = [CONDITION_HOST_SPECIFIC_VALUE];
+        merge(
+            &mut conditions,
+            Vec::new(),
+            &carried,
+            &previous.conditions,
+            generation,
+            now,
+        );
+    }
     KollaConfigStatus {
         observed_generation: generation,
-        conditions: resolve(desired, &previous.conditions, generation, now),
+        conditions,
         files,
         contributors,
         contributor_count,
         broker: previous.broker,
     }
+}
+
+/// `HostSpecificValue` True (reason `LiteralHostValue`) when the output holds literal per-host
+/// values in a target rolled out to a DaemonSet or a StatefulSet; nothing when it holds none.
+/// The message spells out the first few with their `perPod` fix and names the rest.
+fn host_specific_value(kc: &KollaConfig, out: &TargetOutput) -> Option<Desired> {
+    let found = kollacfg_api::host_values(kc, &out.files);
+    let first = found.first()?;
+    let detailed: Vec<String> = found
+        .iter()
+        .take(MAX_HOST_VALUES_DETAILED)
+        .map(|v| format!("{} ({})", v.item_and_value(), v.per_pod))
+        .collect();
+    let rest: Vec<String> = found
+        .iter()
+        .skip(MAX_HOST_VALUES_DETAILED)
+        .take(MAX_LISTED)
+        .map(|v| v.item_text())
+        .collect();
+    let mut message = format!(
+        "{} literal per-host value(s) in files every pod of {} reads; set them per pod: {}",
+        found.len(),
+        first.shared_by,
+        detailed.join("; ")
+    );
+    if !rest.is_empty() {
+        message.push_str(&format!("; also {}", rest.join(", ")));
+        let more = found.len() - MAX_HOST_VALUES_DETAILED - rest.len();
+        if more > 0 {
+            message.push_str(&format!(" (and {more} more)"));
+        }
+    }
+    Some(Desired::new(
+        CONDITION_HOST_SPECIFIC_VALUE,
+        State::True,
+        "LiteralHostValue",
+        message,
+    ))
 }
 
 /// The KollaConfig's status after writing its output failed (`reason`: the error's variant

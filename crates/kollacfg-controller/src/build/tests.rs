@@ -493,3 +493,105 @@ fn a_bad_per_pod_template_degrades_the_target_and_writes_nothing() {
         degraded.message
     );
 }
+
+const NOVA_TARGET: &str = r#"
+apiVersion: kollacfg.dev/v1alpha1
+kind: KollaConfig
+metadata: {name: nova-compute, namespace: openstack, uid: 0c6d1a2e-1111-2222-3333-444455557777, generation: 1}
+spec:
+  service: nova-compute
+  base: {secretRef: {name: nova-compute-kolla}}
+  rollout: [{kind: KIND, name: nova-compute}]
+"#;
+
+fn nova_base() -> Base {
+    Base::Files(BTreeMap::from([(
+        "nova.conf".to_string(),
+        b"[DEFAULT]\nmy_ip = 10.0.0.21\nhost = compute01\n[vnc]\nserver_listen = 0.0.0.0\n\
+          server_proxyclient_address = 10.0.0.21\nnovncproxy_host = 10.0.0.21\n"
+            .to_vec(),
+    )]))
+}
+
+#[test]
+fn a_literal_host_value_in_a_daemonset_output_is_a_warning_condition_not_a_failure() {
+    let kc = target(&NOVA_TARGET.replace("KIND", "DaemonSet"));
+    let first = run(&kc, &[], nova_base(), 100);
+    assert!(first.output.is_some(), "a warning does not stop the output");
+    assert_eq!(condition(&first.status.conditions, "Ready").status, "True");
+    let host = condition(&first.status.conditions, "HostSpecificValue");
+    assert_eq!(
+        (host.status.as_str(), host.reason.as_str()),
+        ("True", "LiteralHostValue")
+    );
+    assert_eq!(host.last_transition_time, at(100));
+    assert_eq!(
+        host.message,
+        "4 literal per-host value(s) in files every pod of DaemonSet nova-compute reads; set \
+         them per pod: nova.conf [DEFAULT] host = \"compute01\" (perPod: [{file: nova.conf, ini: \
+         {DEFAULT: {host: \"{nodeName}\"}}}]); nova.conf [DEFAULT] my_ip = \"10.0.0.21\" (perPod: \
+         [{file: nova.conf, ini: {DEFAULT: {my_ip: \"{hostIP}\"}}}]); nova.conf [vnc] \
+         novncproxy_host = \"10.0.0.21\" (perPod: [{file: nova.conf, ini: {vnc: \
+         {novncproxy_host: \"{podIP}\"}}}]); also nova.conf [vnc] server_proxyclient_address"
+    );
+    // Warned once, on the transition to True.
+    let sent = crate::events::notices(&kc, &first, &[], false, &[]);
+    let warned: Vec<(&str, &str)> = sent
+        .iter()
+        .filter(|n| n.warning)
+        .map(|n| (n.reason.as_str(), n.note.as_str()))
+        .collect();
+    assert_eq!(warned, [("LiteralHostValue", host.message.as_str())]);
+
+    // The next pass over the stored status: the same condition, its time kept, no event.
+    let mut kc2 = kc.clone();
+    kc2.status = Some(first.status.clone());
+    let second = run(&kc2, &[], nova_base(), 999);
+    assert_eq!(second.status, first.status);
+    let sent = crate::events::notices(&kc2, &second, &[], false, &[]);
+    assert!(
+        sent.iter().all(|n| n.reason != "LiteralHostValue"),
+        "{sent:?}"
+    );
+
+    // Nothing rendered (the base went missing): the output in place, and what is said of it,
+    // stay as they were.
+    let missing = Base::Missing {
+        kind: "Secret",
+        name: "nova-compute-kolla".to_string(),
+    };
+    let third = run(&kc2, &[], missing, 1500);
+    assert_eq!(
+        condition(&third.status.conditions, "HostSpecificValue"),
+        host
+    );
+
+    // Fixed in the base: the condition is gone.
+    let clean = Base::Files(BTreeMap::from([(
+        "nova.conf".to_string(),
+        b"[DEFAULT]\nmy_ip = $my_ip_from_env\n".to_vec(),
+    )]));
+    let fixed = run(&kc2, &[], clean, 2000);
+    assert!(
+        !fixed
+            .status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "HostSpecificValue"),
+        "{:?}",
+        fixed.status.conditions
+    );
+}
+
+#[test]
+fn a_deployment_output_has_no_host_specific_value_condition() {
+    let kc = target(&NOVA_TARGET.replace("KIND", "Deployment"));
+    let built = run(&kc, &[], nova_base(), 100);
+    let types: Vec<&str> = built
+        .status
+        .conditions
+        .iter()
+        .map(|c| c.type_.as_str())
+        .collect();
+    assert_eq!(types, ["Degraded", "Ready"]);
+}

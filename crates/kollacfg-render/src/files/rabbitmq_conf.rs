@@ -80,6 +80,15 @@ impl RabbitConf {
         })
     }
 
+    /// Every setting as `(key, value)`, in file order (a key set twice comes twice; RabbitMQ
+    /// applies the last).
+    pub fn settings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.lines.iter().filter_map(|line| match line {
+            Line::Setting { key, value, .. } => Some((key.as_str(), value.as_str())),
+            Line::Trivia(_) => None,
+        })
+    }
+
     /// Makes `value` the one and only value of `key`.
     ///
     /// The first setting of `key` becomes `key = value` (left as written when it already holds
