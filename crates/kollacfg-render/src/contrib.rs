@@ -389,18 +389,6 @@ fn rabbit_policy(c: &mut Collector, p: &RabbitPolicy, version: Option<(u32, u32)
     }
 }
 
-/// The typed Erlang flags, with the field that sets each.
-pub const TYPED_FLAGS: &[(&str, &str)] = &[
-    ("+sbwt", "schedulerBusyWait"),
-    ("+sbwtdcpu", "dirtyCpuSchedulerBusyWait"),
-    ("+sbwtdio", "dirtyIoSchedulerBusyWait"),
-    ("+sub", "schedulerUtilizationBalancing"),
-    ("+S", "schedulers"),
-    ("+A", "asyncThreads"),
-    ("+P", "maxProcesses"),
-    ("+zdbbl", "distBufferBusyLimitKb"),
-];
-
 fn erlang(c: &mut Collector, e: &ErlangVmArgs) {
     let busy = [
         ("+sbwt", "spec.schedulerBusyWait", &e.scheduler_busy_wait),
@@ -471,12 +459,7 @@ fn erlang(c: &mut Collector, e: &ErlangVmArgs) {
         match validate::extra_arg(entry) {
             Err(reason) => c.issue(&field, reason),
             Ok((flag, args)) => {
-                if let Some((_, typed)) = TYPED_FLAGS.iter().find(|(f, _)| *f == flag) {
-                    c.issue(
-                        &field,
-                        format!("{flag} has a typed field: set spec.{typed} instead"),
-                    );
-                } else if !seen.insert(flag.clone()) {
+                if !seen.insert(flag.clone()) {
                     c.issue(&field, format!("{flag} is given more than once"));
                 } else {
                     c.flag(field.clone(), &flag, args);

@@ -3,6 +3,7 @@
 //! the same bytes, offline and in a cluster.
 
 pub mod contrib;
+pub mod erl_flags;
 pub mod files;
 pub mod issue;
 pub mod items;

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::erl_flags;
+
 /// Characters allowed in a value written into `rabbitmq-env.conf` (which the shell sources).
 const ENV_SAFE: &str = "_@%+=:,./- ";
 
@@ -499,8 +501,7 @@ pub const APPLY_TO: &[&str] = &[
     "streams",
 ];
 
-/// Erlang scheduler busy-wait thresholds (`+sbwt`, `+sbwtdcpu`, `+sbwtdio`).
-pub const BUSY_WAIT: &[&str] = &["none", "very_short", "short", "medium", "long", "very_long"];
+pub use crate::erl_flags::BUSY_WAIT;
 
 /// Checks that `value` is one of `allowed`.
 pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), String> {
@@ -545,44 +546,59 @@ pub fn schedulers(value: &str) -> Result<(), String> {
     }
 }
 
-/// Splits one `extraArgs` entry (`+flag arg...`) into flag and arguments, refusing anything
-/// that is not a plain emulator flag or that the shell would interpret.
+/// Splits one `extraArgs` entry (`+flag` or `+flag value`) into flag and arguments, reading the
+/// flag as Erlang 25 reads it ([`crate::erl_flags`]): an unknown flag, a missing or extra
+/// value and a value the flag does not take are refused (each stops the VM or changes what it
+/// runs), and so is a flag a typed field sets, in any spelling (`+sbwtnone`, `+P2048`), and a
+/// value glued to its flag (one spelling per flag keeps precedence meaningful).
 pub fn extra_arg(entry: &str) -> Result<(String, Vec<String>), String> {
     shell_safe(entry)?;
     let mut words = entry.split(' ');
-    let flag = words.next().unwrap_or_default();
-    let flag_ok = flag.len() > 1
-        && flag.starts_with('+')
-        && flag[1..].chars().all(|c| c.is_ascii_alphanumeric());
+    let word = words.next().unwrap_or_default();
+    let args: Vec<String> = words.map(str::to_string).collect();
+    // The rest of the word may hold a glued value (`+S4:4`), read below as Erlang reads it.
+    let flag_ok = word.starts_with('+') && word[1..].starts_with(|c: char| c.is_ascii_alphabetic());
     if !flag_ok {
         return Err(format!(
-            "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then letters/digits)"
+            "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then a letter)"
         ));
     }
-    // No emulator flag name holds a digit, and Erlang reads a value glued to its flag as a
-    // separate argument (`+P2048` is `+P 2048`): refused, or it would escape the typed kinds'
-    // precedence and ranges under another item name.
-    if let Some(at) = flag.find(|c: char| c.is_ascii_digit()) {
-        return Err(format!(
-            "{entry:?}: Erlang reads this as \"{} {}\"; write the flag and its value \
-             separated by a space",
-            &flag[..at],
-            &flag[at..]
-        ));
-    }
-    let args: Vec<String> = words.map(str::to_string).collect();
     if args.iter().any(|a| a.is_empty()) {
         return Err(format!("{entry:?}: separate words with exactly one space"));
     }
-    if args
-        .iter()
-        .any(|a| a.starts_with('+') || a.starts_with('-'))
-    {
+    if args.len() > 1 {
         return Err(format!(
-            "{entry:?}: one flag per entry; arguments may not start with '+' or '-'"
+            "{entry:?}: one flag per entry, with at most one value"
         ));
     }
-    Ok((flag.to_string(), args))
+    let (flag, glued) = match erl_flags::read(word) {
+        erl_flags::Reading::Exact(flag) => (flag, None),
+        erl_flags::Reading::Glued(flag, value) => (flag, Some(value)),
+        erl_flags::Reading::Unknown => {
+            return Err(format!(
+                "{word} is not an emulator flag of Erlang 25 that extraArgs accepts; an unknown \
+                 flag stops the VM"
+            ))
+        }
+    };
+    let name = format!("+{}", flag.name);
+    if let Some(field) = flag.typed_field {
+        let reading = match &glued {
+            Some(value) => format!("Erlang reads {word:?} as \"{name} {value}\": "),
+            None => String::new(),
+        };
+        return Err(format!(
+            "{reading}{name} has a typed field: set spec.{field} instead"
+        ));
+    }
+    if let Some(value) = glued {
+        return Err(format!(
+            "{entry:?}: Erlang reads this as \"{name} {value}\"; write the flag and its value \
+             separated by a space"
+        ));
+    }
+    flag.check(args.first().map(String::as_str))?;
+    Ok((name, args))
 }
 
 /// What a policy key applies to.

@@ -11,6 +11,9 @@
 //! nothing is ever expanded: a value that uses `$`, backquotes or `~` cannot be known without
 //! running the shell, so reading or editing that variable's value is refused.
 //!
+//! Erlang flags already in the variable are matched by the flag Erlang reads, whatever their
+//! spelling: an edit of `+sbwt` replaces a base's `+sbwtnone` instead of leaving it to win.
+//!
 //! Precedence of the Erlang arguments variable: RabbitMQ reads
 //! [`ERL_ARGS_VAR`] and, when that is absent, [`ERL_ARGS_VAR_UNPREFIXED`]; the prefixed one wins
 //! when both are present, and the unprefixed one is then left untouched.
@@ -80,8 +83,18 @@ fn group_flags(words: Vec<String>) -> Vec<Vec<String>> {
     groups
 }
 
+/// Whether `group` sets the emulator flag `name` (`+sbwt`), in any spelling Erlang reads as
+/// that flag: `+sbwtnone` is `+sbwt none` ([`crate::erl_flags::read`]).
 fn is_flag_named(group: &[String], name: &str) -> bool {
-    group.first().is_some_and(|w| is_flag_word(w) && w == name)
+    group.first().is_some_and(|w| {
+        is_flag_word(w)
+            && match crate::erl_flags::read(w) {
+                crate::erl_flags::Reading::Exact(f) | crate::erl_flags::Reading::Glued(f, _) => {
+                    name.strip_prefix('+') == Some(f.name)
+                }
+                crate::erl_flags::Reading::Unknown => w == name,
+            }
+    })
 }
 
 impl EnvFile {

@@ -86,14 +86,103 @@ fn env_variables_that_change_the_start_script_are_refused() {
     assert!(env.contains("RABBITMQ_IO_THREAD_POOL_SIZE=64\n"), "{env}");
 }
 
-/// `+P2048` is `+P 2048` to Erlang: refused, naming the reading, so it cannot slip past the
-/// typed `maxProcesses` and its range under another item name.
+fn erlang_doc(extra_args: &str) -> String {
+    format!("apiVersion: kollacfg.dev/v1alpha1\nkind: ErlangVmArgs\nmetadata: {{name: e, namespace: openstack}}\nspec:\n  kollaConfigRef: {{name: rabbitmq}}\n  extraArgs: {extra_args}\n")
+}
+
+/// Erlang splits a flag with its value glued on as erts does (`+P2048` is `+P 2048`,
+/// `+sbwtnone` is `+sbwt none`, `+S4:4` is `+S 4:4`): a typed flag in any spelling is refused
+/// naming its field, so it cannot slip past the typed kinds and their ranges under another item
+/// name; an untyped one is refused with the spelling to write.
 #[test]
 fn a_flag_with_its_value_glued_on_is_refused() {
-    let doc = "apiVersion: kollacfg.dev/v1alpha1\nkind: ErlangVmArgs\nmetadata: {name: e, namespace: openstack}\nspec:\n  kollaConfigRef: {name: rabbitmq}\n  extraArgs: ['+P2048']\n";
-    let scene = Scene::new(&[doc]);
-    scene.refused(&[
-        "ErlangVmArgs openstack/e: spec.extraArgs[0]: ",
-        "Erlang reads this as \"+P 2048\"",
-    ]);
+    for (arg, reading, reason) in [
+        ("+P2048", "+P 2048", "set spec.maxProcesses instead"),
+        (
+            "+sbwtnone",
+            "+sbwt none",
+            "set spec.schedulerBusyWait instead",
+        ),
+        (
+            "+sbwtdcpuvery_long",
+            "+sbwtdcpu very_long",
+            "set spec.dirtyCpuSchedulerBusyWait instead",
+        ),
+        ("+S4:4", "+S 4:4", "set spec.schedulers instead"),
+        (
+            "+subtrue",
+            "+sub true",
+            "set spec.schedulerUtilizationBalancing",
+        ),
+        (
+            "+zdbbl1024",
+            "+zdbbl 1024",
+            "set spec.distBufferBusyLimitKb",
+        ),
+        (
+            "+stbtdb",
+            "+stbt db",
+            "write the flag and its value separated by a space",
+        ),
+        (
+            "+MBasaobf",
+            "+MBas aobf",
+            "write the flag and its value separated",
+        ),
+    ] {
+        let scene = Scene::new(&[&erlang_doc(&format!("['{arg}']"))]);
+        scene.refused(&[
+            "ErlangVmArgs openstack/e: spec.extraArgs[0]: ",
+            &format!("as \"{reading}\""),
+            reason,
+        ]);
+    }
 }
+
+/// A flag Erlang 25 does not have, a flag without the value it needs, a value after a flag
+/// that takes none, a value the flag does not take: each stops the VM (or hands it a stray
+/// argument) and is refused, naming the flag.
+#[test]
+fn flags_that_stop_the_vm_are_refused() {
+    for (arg, reason) in [
+        ("+foo", "+foo is not an emulator flag of Erlang 25"),
+        ("+V", "+V is not an emulator flag of Erlang 25"),
+        ("+stbt", "+stbt needs a value"),
+        ("+d x", "+d takes no value"),
+        ("+stbt bogus", "+stbt: \"bogus\" is not one of u, ns"),
+        (
+            "+Q 1023",
+            "+Q: \"1023\" is not a decimal integer in 1024..=134217727",
+        ),
+        (
+            "+hmqd off_heap on_heap",
+            "one flag per entry, with at most one value",
+        ),
+    ] {
+        let scene = Scene::new(&[&erlang_doc(&format!("['{arg}']"))]);
+        scene.refused(&["ErlangVmArgs openstack/e: spec.extraArgs[0]: ", reason]);
+    }
+}
+
+/// Accepted flags are written as given; a base that spells a typed flag glued (`+sbwtvery_long`)
+/// has it replaced by the typed field's value, not left behind to win.
+#[test]
+fn accepted_flags_are_written_and_glued_base_flags_replaced() {
+    let doc = format!(
+        "{}  schedulerBusyWait: none\n",
+        erlang_doc("['+stbt db', '+MBas ageffcbf', '+d']")
+    );
+    let scene = Scene::new(&[&doc]);
+    fs::write(
+        scene.base().join("rabbitmq/rabbitmq-env.conf"),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+sbwtvery_long -kernel inetrc '/etc/rabbitmq/erl_inetrc'\"\n",
+    )
+    .unwrap();
+    scene.render_ok();
+    let env = fs::read_to_string(scene.out().join("rabbitmq/rabbitmq-env.conf")).unwrap();
+    assert_eq!(
+        env,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+MBas ageffcbf +d +stbt db +sbwt none -kernel inetrc '/etc/rabbitmq/erl_inetrc'\"\n"
+    );
+}
+

@@ -233,6 +233,18 @@ fn present_flags_are_replaced_in_place_and_deduplicated() {
     assert_eq!(out, "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+S 4:4\"\n");
 }
 
+/// A base that spells a flag with its value glued on (`+sbwtnone`, `+P2048`) holds the same
+/// flag to Erlang: it is replaced, not left behind to win over the edit.
+#[test]
+fn glued_base_flags_are_the_same_flag() {
+    let base = "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+sbwtvery_long +P2048 +stbtdb\"\n";
+    let out = edited(base, &[flag("+sbwt", &["none"]), flag("+P", &["4096"])]);
+    assert_eq!(
+        out,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+sbwt none +P 4096 +stbtdb\"\n"
+    );
+}
+
 #[test]
 fn unprefixed_and_exported_variables_keep_their_spelling() {
     let base = "# kolla\nexport SERVER_ADDITIONAL_ERL_ARGS='-kernel inetrc \"/etc/rabbitmq/erl_inetrc\"'\n";
