@@ -490,6 +490,7 @@ fn config_override(c: &mut Collector, o: &ConfigOverride, is_rabbitmq: bool) {
                     c.issue(field, format!("{name} is merged flag by flag: set it with ErlangVmArgs (extraArgs for untyped flags)"));
                 } else if c.check(&field, validate::rabbitmq_env_var(name))
                     && c.check(&field, validate::shell_safe(value))
+                    && c.check(&field, validate::env_value_set(name, value))
                 {
                     c.push(
                         file.to_string(),

@@ -164,6 +164,8 @@ fn edit_file(file: &str, base: Option<&Vec<u8>>, edits: &[&ItemReport]) -> Resul
         }
         FileFormat::RabbitEnv => {
             let mut doc = EnvFile::parse(text).map_err(in_base)?;
+            doc.check_editable()
+                .map_err(|e| format!("{file} line {}: {}", e.line, e.message))?;
             let mut flags = Vec::new();
             for edit in edits {
                 match (&edit.item, &edit.value) {

@@ -75,6 +75,19 @@ pub fn shell_safe(value: &str) -> Result<(), String> {
     }
 }
 
+/// A `rabbitmq-env.conf` value that sets its variable: rabbitmq-env reads an empty
+/// `RABBITMQ_X` as unset and falls back to `X`, so an empty value would not be read as meant.
+pub fn env_value_set(name: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        let short = name.strip_prefix("RABBITMQ_").unwrap_or(name);
+        return Err(format!(
+            "an empty {name} reads as unset (rabbitmq-env then uses {short} or the default); \
+             remove the entry instead"
+        ));
+    }
+    Ok(())
+}
+
 /// A shell variable name.
 pub fn env_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();

@@ -186,3 +186,52 @@ fn accepted_flags_are_written_and_glued_base_flags_replaced() {
     );
 }
 
+/// An empty `RABBITMQ_X` reads as unset to rabbitmq-env, which then uses `X`: refused.
+#[test]
+fn an_empty_env_value_is_refused() {
+    let scene = Scene::new(&[&override_doc(
+        "rabbitmq-env.conf",
+        "env: {RABBITMQ_NODENAME: ''}",
+    )]);
+    scene.refused(&[
+        "ConfigOverride openstack/o: spec.env.RABBITMQ_NODENAME: ",
+        "an empty RABBITMQ_NODENAME reads as unset (rabbitmq-env then uses NODENAME",
+    ]);
+}
+
+/// A `rabbitmq-env.conf` base with a heredoc, a function, an `if` block, a continuation or a
+/// command substitution is not edited as if every line were a live assignment: refused, naming
+/// the file and the line. Left alone (no fragment edits it), it passes through byte for byte.
+#[test]
+fn shell_blocks_in_a_rabbitmq_env_base_are_refused_by_line() {
+    let erlang = erlang_doc("['+stbt db']");
+    for (block, line, what) in [
+        (
+            "if [ -f /etc/x ]; then\n  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+A 8\"\nfi\n",
+            2,
+            "a shell block (`if`)",
+        ),
+        ("cat <<EOF >/tmp/x\nA=1\nEOF\n", 2, "a heredoc"),
+        ("setup() {\n  A=1\n}\n", 2, "a function definition"),
+        ("A=one\\\ntwo\n", 2, "a line continuation"),
+        ("A=$(hostname)\n", 2, "a command substitution"),
+    ] {
+        let scene = Scene::new(&[&erlang]);
+        let env = scene.base().join("rabbitmq/rabbitmq-env.conf");
+        fs::write(
+            &env,
+            format!("# kolla\n{block}RABBITMQ_NODENAME=rabbit@a\n"),
+        )
+        .unwrap();
+        scene.refused(&[
+            "KollaConfig openstack/rabbitmq: base rabbitmq-env.conf: ",
+            &format!("rabbitmq-env.conf line {line}: {what}"),
+            "which assignments are live cannot be known",
+        ]);
+        scene.set_input(&[LISTENER]);
+        scene.render_ok();
+        let out = fs::read(scene.out().join("rabbitmq/rabbitmq-env.conf")).unwrap();
+        assert_eq!(out, fs::read(&env).unwrap());
+    }
+}
+
