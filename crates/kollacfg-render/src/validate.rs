@@ -44,8 +44,11 @@ pub fn ini_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A `rabbitmq.conf` value RabbitMQ reads back exactly: [`plain_value`], non-empty, no `#`
-/// (RabbitMQ's parser ends an unquoted value there) and no quote characters.
+/// A `rabbitmq.conf` value cuttlefish (RabbitMQ 3.10's config parser) reads back exactly:
+/// [`plain_value`], non-empty, no `#` (a comment starts there, even inside a word), no quote
+/// characters (a value in single quotes is read without them), and only printable Latin-1
+/// characters: RabbitMQ turns values into Latin-1 strings and binaries, and refuses to boot on
+/// a character beyond U+00FF or a control character.
 pub fn conf_value(value: &str) -> Result<(), String> {
     plain_value(value)?;
     if value.is_empty() {
@@ -54,6 +57,13 @@ pub fn conf_value(value: &str) -> Result<(), String> {
     if let Some(c) = value.chars().find(|c| matches!(c, '#' | '\'' | '"')) {
         return Err(format!(
             "value contains {c:?}, which RabbitMQ's config parser would not read back as written"
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control() || *c > '\u{ff}') {
+        return Err(format!(
+            "value contains {}, outside the printable Latin-1 characters RabbitMQ's config \
+             parser reads back",
+            c.escape_unicode()
         ));
     }
     Ok(())
@@ -230,16 +240,31 @@ pub fn ini_name(what: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A `rabbitmq.conf` key.
+/// A `rabbitmq.conf` key as cuttlefish reads one: words of letters, digits, `_` and `-`,
+/// joined by single dots. Anything else (punctuation, spaces, an empty word, cuttlefish's `\.`
+/// escape, which would name another key than the one merged) makes RabbitMQ refuse the file.
 pub fn conf_key(key: &str) -> Result<(), String> {
     single_line(key)?;
-    if key.is_empty() || key.starts_with('#') || key.chars().any(|c| c == '=' || c.is_whitespace())
-    {
-        return Err(format!(
-            "{key:?} is not a rabbitmq.conf key (non-empty, no whitespace or '=', not a comment)"
-        ));
+    let word_ok = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if key.split('.').all(word_ok) {
+        return Ok(());
     }
-    Ok(())
+    let why = match key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c)))
+    {
+        Some(c) => format!("contains {}", c.escape_debug()),
+        None => "has an empty word (a leading, trailing or doubled dot)".to_string(),
+    };
+    Err(format!(
+        "{:?} {why}: a rabbitmq.conf key is words of letters, digits, '_' and '-' joined by \
+         single dots, or RabbitMQ refuses the file",
+        crate::issue::printable(key)
+    ))
 }
 
 /// A plain file name inside a kolla service directory.

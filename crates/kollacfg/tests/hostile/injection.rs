@@ -186,6 +186,46 @@ fn accepted_flags_are_written_and_glued_base_flags_replaced() {
     );
 }
 
+/// `rabbitmq.conf` keys are cuttlefish words joined by single dots, and values printable
+/// Latin-1: anything else is refused, naming the key, instead of a file RabbitMQ refuses at
+/// boot. (`accepted_rabbitmq_conf_values_boot_in_rabbitmq` in fidelity.rs boots what is
+/// accepted.)
+#[test]
+fn rabbitmq_conf_keys_and_values_cuttlefish_refuses_are_refused() {
+    for (entry, field, reason) in [
+        (
+            "{'cluster_name!': x}",
+            "spec.conf.cluster_name!: ",
+            "contains !: a rabbitmq.conf key is words",
+        ),
+        (
+            "{'listeners.tcp.a/b': '5672'}",
+            "spec.conf.listeners.tcp.a/b: ",
+            "contains /",
+        ),
+        ("{'log..file': x}", "spec.conf.log..file: ", "an empty word"),
+        (
+            "{'log\\.file': x}",
+            "spec.conf.log\\.file: ",
+            "contains \\\\",
+        ),
+        (
+            "{cluster_name: \"\\u03a9mega\"}",
+            "spec.conf.cluster_name: ",
+            "contains \\u{3a9}, outside the printable Latin-1",
+        ),
+        (
+            "{cluster_name: \"a\\u0007b\"}",
+            "spec.conf.cluster_name: ",
+            "contains \\u{7}, outside the printable Latin-1",
+        ),
+        ("{cluster_name: 'a#b'}", "spec.conf.cluster_name: ", "'#'"),
+    ] {
+        let scene = Scene::new(&[&override_doc("rabbitmq.conf", &format!("conf: {entry}"))]);
+        scene.refused(&[&format!("ConfigOverride openstack/o: {field}"), reason]);
+    }
+}
+
 /// An empty `RABBITMQ_X` reads as unset to rabbitmq-env, which then uses `X`: refused.
 #[test]
 fn an_empty_env_value_is_refused() {
