@@ -9,6 +9,7 @@ pub mod issue;
 pub mod items;
 pub mod merge;
 pub mod model;
+pub mod pcre;
 pub mod render;
 pub mod validate;
 

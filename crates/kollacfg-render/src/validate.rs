@@ -318,17 +318,17 @@ pub fn rabbitmq_version(version: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Compiles a policy pattern with a PCRE-compatible engine (RabbitMQ uses Erlang's `re`, i.e.
-/// PCRE): look-around such as `^(?!amq\.).*` is accepted. Patterns in the common subset that
-/// [`simple_pattern`] recognises are valid by construction and skip the full compile.
+/// Checks a policy pattern as RabbitMQ compiles it, with Erlang's `re` (PCRE 8, no options):
+/// [`crate::pcre::check`]. A pattern `re` refuses would fail the import of the whole
+/// definitions file at boot. Look-around such as `^(?!amq\.).*` is accepted.
 pub fn policy_pattern(pattern: &str) -> Result<(), String> {
     single_line(pattern)?;
-    if simple_pattern(pattern) {
-        return Ok(());
-    }
-    fancy_regex::Regex::new(pattern)
-        .map(|_| ())
-        .map_err(|e| format!("pattern {pattern:?} does not compile: {e}"))
+    crate::pcre::check(pattern).map_err(|e| {
+        format!(
+            "pattern {:?} does not compile in Erlang's re, as RabbitMQ compiles it: {e}",
+            crate::issue::printable(pattern)
+        )
+    })
 }
 
 /// Whether `pattern` lies in a subset of regular-expression syntax that PCRE (and the full

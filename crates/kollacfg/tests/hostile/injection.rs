@@ -275,3 +275,34 @@ fn shell_blocks_in_a_rabbitmq_env_base_are_refused_by_line() {
     }
 }
 
+fn policy_doc(pattern: &str) -> String {
+    format!(
+        "apiVersion: kollacfg.dev/v1alpha1\nkind: RabbitPolicy\nmetadata: {{name: p, namespace: openstack}}\nspec:\n  kollaConfigRef: {{name: rabbitmq}}\n  pattern: {}\n  definition: {{max-length: 10}}\n",
+        serde_json::to_string(pattern).unwrap()
+    )
+}
+
+/// Policy patterns are checked as Erlang's `re` compiles them (RabbitMQ's import of the whole
+/// file fails at boot on one it refuses); what `re` takes, literal braces included, passes.
+#[test]
+fn policy_patterns_erlang_re_refuses_are_refused() {
+    for (pattern, reason) in [
+        ("a{70000}", "number too big in {} quantifier"),
+        ("(a)\\2", "reference to non-existent subpattern"),
+        ("[[:foo:]]", "unknown POSIX class name"),
+        ("(?<=a+)b", "lookbehind assertion is not fixed length"),
+        ("\\p{Xx}", "unknown property name"),
+        ("^*", "nothing to repeat"),
+        ("\\U", "PCRE does not support"),
+        ("(?<n>a)(?<n>b)", "two named subpatterns have the same name"),
+    ] {
+        let scene = Scene::new(&[&policy_doc(pattern)]);
+        scene.refused(&[
+            "RabbitPolicy openstack/p: spec.pattern: ",
+            "does not compile in Erlang's re",
+            reason,
+        ]);
+    }
+    let scene = Scene::new(&[&policy_doc("^q\\.x{a}|\\Qa.b\\E|(?i)ab{")]);
+    scene.render_ok();
+}
