@@ -10,10 +10,9 @@
 //! value; `+IOp`/`+IOPp`, valid only with enough poll threads; `+hmax`, which kills processes
 //! while the VM boots when small; `+B`, `+fn*`, `+v`, `+n`) is refused like an unknown one. Where
 //! a range is narrower than Erlang's, it is because the VM does not boot (or boots uselessly)
-//! outside it. Every
-//! entry, in both spellings, is started with the real VM by the ignored test
-//! `erlang_reads_every_flag_as_the_table_says` (crates/kollacfg/tests/fidelity.rs). Pure data
-//! and parsing: no I/O.
+//! outside it. Every entry is started with the real VM, written apart and glued, by the ignored
+//! test `erlang_reads_every_flag_as_the_table_says` (crates/kollacfg/tests/fidelity_erlang.rs).
+//! Pure data and parsing: no I/O.
 
 /// The values a flag takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
