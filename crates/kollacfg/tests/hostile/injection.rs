@@ -1,7 +1,10 @@
 //! Classes 5 and 6: identity as the reader sees it, and no value that the reader would take for
 //! something else. `$` is escaped for oslo.config; section names oslo.config would fold and keys
 //! with control characters are refused; `ConfigOverride.env` takes only the variables RabbitMQ
-//! documents for `rabbitmq-env.conf`, never those that change how the start script runs.
+//! documents for `rabbitmq-env.conf`, never those that change how the start script runs, and no
+//! empty value; `extraArgs` are read as Erlang 25 reads its emulator flags; a `rabbitmq-env.conf`
+//! base with shell blocks is refused by line; `rabbitmq.conf` keys and values stay within what
+//! cuttlefish reads back; policy patterns are checked as Erlang's `re` compiles them.
 
 use std::fs;
 
