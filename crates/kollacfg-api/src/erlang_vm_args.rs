@@ -34,10 +34,14 @@ pub const TYPED_FLAGS: &[&str] = &[
     "+zdbbl",
 ];
 
-/// CEL rule on `spec.extraArgs`: typed flags go through their validated fields.
+/// CEL rule on `spec.extraArgs`: typed flags go through their validated fields, in any spelling
+/// Erlang reads as them: a value glued on (`+P2048`, `+sbwtnone`, `+S4:4`) is the same flag.
+/// No other emulator flag begins with `+sbwt`, `+sub`, `+A`, `+P` or `+zdbbl`; `+SP` and `+SD...`
+/// are other flags than `+S`.
 pub const EXTRA_ARGS_NOT_TYPED: CelRule = CelRule {
-    rule: "self.all(a, !a.matches('^[+](sbwt|sbwtdcpu|sbwtdio|sub|S|A|P|zdbbl)( |$)'))",
-    message: "extraArgs may not set +sbwt, +sbwtdcpu, +sbwtdio, +sub, +S, +A, +P or +zdbbl: \
+    rule: "self.all(a, !a.matches('^[+](sbwt|sub|A|P|zdbbl|S([^PD]|$))'))",
+    message: "extraArgs may not set +sbwt, +sbwtdcpu, +sbwtdio, +sub, +S, +A, +P or +zdbbl, \
+              also with a value glued on (Erlang reads +P2048 as +P 2048): \
               use schedulerBusyWait, dirtyCpuSchedulerBusyWait, dirtyIoSchedulerBusyWait, \
               schedulerUtilizationBalancing, schedulers, asyncThreads, maxProcesses or \
               distBufferBusyLimitKb",

@@ -880,6 +880,22 @@ mod tests {
         assert!(policy_pattern("q{2,3}").is_ok());
     }
 
+    #[test]
+    fn extra_args_are_read_as_erlang_reads_them() {
+        let err = |e: &str| extra_arg(e).unwrap_err();
+        assert!(err("+P2048").contains("Erlang reads \"+P2048\" as \"+P 2048\""));
+        assert!(err("+P2048").contains("set spec.maxProcesses instead"));
+        assert!(err("+S4:4").contains("set spec.schedulers instead"));
+        assert!(err("+sbwt none").contains("set spec.schedulerBusyWait instead"));
+        assert!(err("+stbtdb").contains("write the flag and its value separated"));
+        assert!(err("+foo").contains("not an emulator flag of Erlang 25"));
+        assert_eq!(
+            extra_arg("+stbt db").unwrap(),
+            ("+stbt".to_string(), vec!["db".to_string()])
+        );
+        assert_eq!(extra_arg("+d").unwrap(), ("+d".to_string(), vec![]));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
 
