@@ -142,10 +142,12 @@ pub struct ErlangVmArgsSpec {
     #[schemars(range(min = 1, max = 2097151))]
     pub dist_buffer_busy_limit_kb: Option<i64>,
 
-    /// Further emulator flags no field covers, one flag per entry: "+flag" then its
-    /// arguments separated by single spaces, e.g. "+stbt db". Shell metacharacters are
-    /// refused (rabbitmq-env.conf is sourced by the shell). Each flag is one item, merged by
-    /// precedence like the typed ones. Default: none.
+    /// Further emulator flags no field covers, one flag per entry: "+flag", or "+flag value"
+    /// separated by one space, e.g. "+stbt db". Each is checked against Erlang 25's emulator
+    /// flags (the flag exists, takes a value or none, and takes this value); a value glued to
+    /// its flag is refused. Shell metacharacters are refused (rabbitmq-env.conf is sourced by
+    /// the shell). Each flag is one item, merged by precedence like the typed ones. Default:
+    /// none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 64),
