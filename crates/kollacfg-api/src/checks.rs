@@ -102,9 +102,13 @@ pub fn check(resource: &AnyResource) -> Vec<Violation> {
                 || s.dist_buffer_busy_limit_kb.is_some()
                 || !s.extra_args.is_empty();
             r.require(any, "spec", ERLANG_AT_LEAST_ONE);
+            // As the CEL rule: a typed flag, also with its value glued on (`+P2048`).
             let typed = s.extra_args.iter().any(|arg| {
-                let flag = arg.split(' ').next().unwrap_or_default();
-                TYPED_FLAGS.contains(&flag)
+                TYPED_FLAGS.iter().any(|flag| match arg.strip_prefix(flag) {
+                    Some(rest) if *flag == "+S" => !rest.starts_with(['P', 'D']),
+                    Some(_) => true,
+                    None => false,
+                })
             });
             r.require(!typed, "spec.extraArgs", EXTRA_ARGS_NOT_TYPED);
         }

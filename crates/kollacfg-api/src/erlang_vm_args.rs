@@ -34,10 +34,14 @@ pub const TYPED_FLAGS: &[&str] = &[
     "+zdbbl",
 ];
 
-/// CEL rule on `spec.extraArgs`: typed flags go through their validated fields.
+/// CEL rule on `spec.extraArgs`: typed flags go through their validated fields, in any spelling
+/// Erlang reads as them: a value glued on (`+P2048`, `+sbwtnone`, `+S4:4`) is the same flag.
+/// No other emulator flag begins with `+sbwt`, `+sub`, `+A`, `+P` or `+zdbbl`; `+SP` and `+SD...`
+/// are other flags than `+S`.
 pub const EXTRA_ARGS_NOT_TYPED: CelRule = CelRule {
-    rule: "self.all(a, !a.matches('^[+](sbwt|sbwtdcpu|sbwtdio|sub|S|A|P|zdbbl)( |$)'))",
-    message: "extraArgs may not set +sbwt, +sbwtdcpu, +sbwtdio, +sub, +S, +A, +P or +zdbbl: \
+    rule: "self.all(a, !a.matches('^[+](sbwt|sub|A|P|zdbbl|S([^PD]|$))'))",
+    message: "extraArgs may not set +sbwt, +sbwtdcpu, +sbwtdio, +sub, +S, +A, +P or +zdbbl, \
+              also with a value glued on (Erlang reads +P2048 as +P 2048): \
               use schedulerBusyWait, dirtyCpuSchedulerBusyWait, dirtyIoSchedulerBusyWait, \
               schedulerUtilizationBalancing, schedulers, asyncThreads, maxProcesses or \
               distBufferBusyLimitKb",
@@ -138,10 +142,12 @@ pub struct ErlangVmArgsSpec {
     #[schemars(range(min = 1, max = 2097151))]
     pub dist_buffer_busy_limit_kb: Option<i64>,
 
-    /// Further emulator flags no field covers, one flag per entry: "+flag" then its
-    /// arguments separated by single spaces, e.g. "+stbt db". Shell metacharacters are
-    /// refused (rabbitmq-env.conf is sourced by the shell). Each flag is one item, merged by
-    /// precedence like the typed ones. Default: none.
+    /// Further emulator flags no field covers, one flag per entry: "+flag", or "+flag value"
+    /// separated by one space, e.g. "+stbt db". Each is checked against Erlang 25's emulator
+    /// flags (the flag exists, takes a value or none, and takes this value); a value glued to
+    /// its flag is refused. Shell metacharacters are refused (rabbitmq-env.conf is sourced by
+    /// the shell). Each flag is one item, merged by precedence like the typed ones. Default:
+    /// none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 64),

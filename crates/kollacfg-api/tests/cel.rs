@@ -135,11 +135,18 @@ fn cases() -> Vec<Case> {
         Case {
             kind: "ErlangVmArgs",
             rule: EXTRA_ARGS_NOT_TYPED,
-            valid: &["extraArgs: ['+stbt db', '+sbt db', '+SDio 4', '+Sbar', '+Ab']"],
+            valid: &["extraArgs: ['+stbt db', '+sbt db', '+SDio 4', '+SDcpu 2:2', '+SP 50:50']"],
             invalid: &[
                 ("extraArgs: ['+stbt db', '+sbwt none']", &[EXTRA_ARGS_NOT_TYPED]),
                 ("extraArgs: ['+S 2:2']", &[EXTRA_ARGS_NOT_TYPED]),
                 ("extraArgs: ['+zdbbl']", &[EXTRA_ARGS_NOT_TYPED]),
+                // Glued values: Erlang reads these as the typed flags.
+                ("extraArgs: ['+P2048']", &[EXTRA_ARGS_NOT_TYPED]),
+                ("extraArgs: ['+sbwtnone']", &[EXTRA_ARGS_NOT_TYPED]),
+                ("extraArgs: ['+sbwtdcpushort']", &[EXTRA_ARGS_NOT_TYPED]),
+                ("extraArgs: ['+S4:4']", &[EXTRA_ARGS_NOT_TYPED]),
+                ("extraArgs: ['+Sbar']", &[EXTRA_ARGS_NOT_TYPED]),
+                ("extraArgs: ['+Ab']", &[EXTRA_ARGS_NOT_TYPED]),
             ],
         },
         Case {

@@ -395,18 +395,6 @@ fn rabbit_policy(c: &mut Collector, p: &RabbitPolicy, version: Option<(u32, u32)
     }
 }
 
-/// The typed Erlang flags, with the field that sets each.
-pub const TYPED_FLAGS: &[(&str, &str)] = &[
-    ("+sbwt", "schedulerBusyWait"),
-    ("+sbwtdcpu", "dirtyCpuSchedulerBusyWait"),
-    ("+sbwtdio", "dirtyIoSchedulerBusyWait"),
-    ("+sub", "schedulerUtilizationBalancing"),
-    ("+S", "schedulers"),
-    ("+A", "asyncThreads"),
-    ("+P", "maxProcesses"),
-    ("+zdbbl", "distBufferBusyLimitKb"),
-];
-
 fn erlang(c: &mut Collector, e: &ErlangVmArgs) {
     let busy = [
         ("+sbwt", "spec.schedulerBusyWait", &e.scheduler_busy_wait),
@@ -477,12 +465,7 @@ fn erlang(c: &mut Collector, e: &ErlangVmArgs) {
         match validate::extra_arg(entry) {
             Err(reason) => c.issue(&field, reason),
             Ok((flag, args)) => {
-                if let Some((_, typed)) = TYPED_FLAGS.iter().find(|(f, _)| *f == flag) {
-                    c.issue(
-                        &field,
-                        format!("{flag} has a typed field: set spec.{typed} instead"),
-                    );
-                } else if !seen.insert(flag.clone()) {
+                if !seen.insert(flag.clone()) {
                     c.issue(&field, format!("{flag} is given more than once"));
                 } else {
                     c.flag(field.clone(), &flag, args);
@@ -554,7 +537,9 @@ fn config_override(
                     let Some(value) = value_at(c, &field, value) else {
                         continue;
                     };
-                    if c.check(&field, validate::shell_safe(&value)) {
+                    if c.check(&field, validate::shell_safe(&value))
+                        && c.check(&field, validate::env_value_set(name, &value))
+                    {
                         c.push(
                             file.to_string(),
                             field.clone(),

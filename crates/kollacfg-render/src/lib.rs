@@ -3,6 +3,7 @@
 //! the same bytes, offline and in a cluster.
 
 pub mod contrib;
+pub mod erl_flags;
 pub mod files;
 pub mod host_items;
 pub mod issue;
@@ -10,6 +11,7 @@ pub mod items;
 pub mod lint;
 pub mod merge;
 pub mod model;
+pub mod pcre;
 pub mod per_pod;
 pub mod render;
 pub mod validate;

@@ -248,6 +248,8 @@ pub(crate) fn edit_file(
         }
         FileFormat::RabbitEnv => {
             let mut doc = EnvFile::parse(text).map_err(in_base)?;
+            doc.check_editable()
+                .map_err(|e| format!("{file} line {}: {}", e.line, e.message))?;
             let mut flags = Vec::new();
             for edit in edits {
                 match edit {

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::erl_flags;
+
 /// Characters allowed in a value written into `rabbitmq-env.conf` (which the shell sources).
 const ENV_SAFE: &str = "_@%+=:,./- ";
 
@@ -42,8 +44,11 @@ pub fn ini_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A `rabbitmq.conf` value RabbitMQ reads back exactly: [`plain_value`], non-empty, no `#`
-/// (RabbitMQ's parser ends an unquoted value there) and no quote characters.
+/// A `rabbitmq.conf` value cuttlefish (RabbitMQ 3.10's config parser) reads back exactly:
+/// [`plain_value`], non-empty, no `#` (a comment starts there, even inside a word), no quote
+/// characters (a value in single quotes is read without them), and only printable Latin-1
+/// characters: RabbitMQ turns values into Latin-1 strings and binaries, and refuses to boot on
+/// a character beyond U+00FF or a control character.
 pub fn conf_value(value: &str) -> Result<(), String> {
     plain_value(value)?;
     if value.is_empty() {
@@ -52,6 +57,13 @@ pub fn conf_value(value: &str) -> Result<(), String> {
     if let Some(c) = value.chars().find(|c| matches!(c, '#' | '\'' | '"')) {
         return Err(format!(
             "value contains {c:?}, which RabbitMQ's config parser would not read back as written"
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control() || *c > '\u{ff}') {
+        return Err(format!(
+            "value contains {}, outside the printable Latin-1 characters RabbitMQ's config \
+             parser reads back",
+            c.escape_unicode()
         ));
     }
     Ok(())
@@ -71,6 +83,19 @@ pub fn shell_safe(value: &str) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// A `rabbitmq-env.conf` value that sets its variable: rabbitmq-env reads an empty
+/// `RABBITMQ_X` as unset and falls back to `X`, so an empty value would not be read as meant.
+pub fn env_value_set(name: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        let short = name.strip_prefix("RABBITMQ_").unwrap_or(name);
+        return Err(format!(
+            "an empty {name} reads as unset (rabbitmq-env then uses {short} or the default); \
+             remove the entry instead"
+        ));
+    }
+    Ok(())
 }
 
 /// A shell variable name.
@@ -215,16 +240,31 @@ pub fn ini_name(what: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A `rabbitmq.conf` key.
+/// A `rabbitmq.conf` key as cuttlefish reads one: words of letters, digits, `_` and `-`,
+/// joined by single dots. Anything else (punctuation, spaces, an empty word, cuttlefish's `\.`
+/// escape, which would name another key than the one merged) makes RabbitMQ refuse the file.
 pub fn conf_key(key: &str) -> Result<(), String> {
     single_line(key)?;
-    if key.is_empty() || key.starts_with('#') || key.chars().any(|c| c == '=' || c.is_whitespace())
-    {
-        return Err(format!(
-            "{key:?} is not a rabbitmq.conf key (non-empty, no whitespace or '=', not a comment)"
-        ));
+    let word_ok = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if key.split('.').all(word_ok) {
+        return Ok(());
     }
-    Ok(())
+    let why = match key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_-.".contains(*c)))
+    {
+        Some(c) => format!("contains {}", c.escape_debug()),
+        None => "has an empty word (a leading, trailing or doubled dot)".to_string(),
+    };
+    Err(format!(
+        "{:?} {why}: a rabbitmq.conf key is words of letters, digits, '_' and '-' joined by \
+         single dots, or RabbitMQ refuses the file",
+        crate::issue::printable(key)
+    ))
 }
 
 /// A plain file name inside a kolla service directory.
@@ -278,17 +318,17 @@ pub fn rabbitmq_version(version: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// Compiles a policy pattern with a PCRE-compatible engine (RabbitMQ uses Erlang's `re`, i.e.
-/// PCRE): look-around such as `^(?!amq\.).*` is accepted. Patterns in the common subset that
-/// [`simple_pattern`] recognises are valid by construction and skip the full compile.
+/// Checks a policy pattern as RabbitMQ compiles it, with Erlang's `re` (PCRE 8, no options):
+/// [`crate::pcre::check`]. A pattern `re` refuses would fail the import of the whole
+/// definitions file at boot. Look-around such as `^(?!amq\.).*` is accepted.
 pub fn policy_pattern(pattern: &str) -> Result<(), String> {
     single_line(pattern)?;
-    if simple_pattern(pattern) {
-        return Ok(());
-    }
-    fancy_regex::Regex::new(pattern)
-        .map(|_| ())
-        .map_err(|e| format!("pattern {pattern:?} does not compile: {e}"))
+    crate::pcre::check(pattern).map_err(|e| {
+        format!(
+            "pattern {:?} does not compile in Erlang's re, as RabbitMQ compiles it: {e}",
+            crate::issue::printable(pattern)
+        )
+    })
 }
 
 /// Whether `pattern` lies in a subset of regular-expression syntax that PCRE (and the full
@@ -499,8 +539,7 @@ pub const APPLY_TO: &[&str] = &[
     "streams",
 ];
 
-/// Erlang scheduler busy-wait thresholds (`+sbwt`, `+sbwtdcpu`, `+sbwtdio`).
-pub const BUSY_WAIT: &[&str] = &["none", "very_short", "short", "medium", "long", "very_long"];
+pub use crate::erl_flags::BUSY_WAIT;
 
 /// Checks that `value` is one of `allowed`.
 pub fn one_of(value: &str, allowed: &[&str]) -> Result<(), String> {
@@ -545,44 +584,59 @@ pub fn schedulers(value: &str) -> Result<(), String> {
     }
 }
 
-/// Splits one `extraArgs` entry (`+flag arg...`) into flag and arguments, refusing anything
-/// that is not a plain emulator flag or that the shell would interpret.
+/// Splits one `extraArgs` entry (`+flag` or `+flag value`) into flag and arguments, reading the
+/// flag as Erlang 25 reads it ([`crate::erl_flags`]): an unknown flag, a missing or extra
+/// value and a value the flag does not take are refused (each stops the VM or changes what it
+/// runs), and so is a flag a typed field sets, in any spelling (`+sbwtnone`, `+P2048`), and a
+/// value glued to its flag (one spelling per flag keeps precedence meaningful).
 pub fn extra_arg(entry: &str) -> Result<(String, Vec<String>), String> {
     shell_safe(entry)?;
     let mut words = entry.split(' ');
-    let flag = words.next().unwrap_or_default();
-    let flag_ok = flag.len() > 1
-        && flag.starts_with('+')
-        && flag[1..].chars().all(|c| c.is_ascii_alphanumeric());
+    let word = words.next().unwrap_or_default();
+    let args: Vec<String> = words.map(str::to_string).collect();
+    // The rest of the word may hold a glued value (`+S4:4`), read below as Erlang reads it.
+    let flag_ok = word.starts_with('+') && word[1..].starts_with(|c: char| c.is_ascii_alphabetic());
     if !flag_ok {
         return Err(format!(
-            "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then letters/digits)"
+            "{entry:?} must start with an emulator flag such as \"+stbt\" ('+' then a letter)"
         ));
     }
-    // No emulator flag name holds a digit, and Erlang reads a value glued to its flag as a
-    // separate argument (`+P2048` is `+P 2048`): refused, or it would escape the typed kinds'
-    // precedence and ranges under another item name.
-    if let Some(at) = flag.find(|c: char| c.is_ascii_digit()) {
-        return Err(format!(
-            "{entry:?}: Erlang reads this as \"{} {}\"; write the flag and its value \
-             separated by a space",
-            &flag[..at],
-            &flag[at..]
-        ));
-    }
-    let args: Vec<String> = words.map(str::to_string).collect();
     if args.iter().any(|a| a.is_empty()) {
         return Err(format!("{entry:?}: separate words with exactly one space"));
     }
-    if args
-        .iter()
-        .any(|a| a.starts_with('+') || a.starts_with('-'))
-    {
+    if args.len() > 1 {
         return Err(format!(
-            "{entry:?}: one flag per entry; arguments may not start with '+' or '-'"
+            "{entry:?}: one flag per entry, with at most one value"
         ));
     }
-    Ok((flag.to_string(), args))
+    let (flag, glued) = match erl_flags::read(word) {
+        erl_flags::Reading::Exact(flag) => (flag, None),
+        erl_flags::Reading::Glued(flag, value) => (flag, Some(value)),
+        erl_flags::Reading::Unknown => {
+            return Err(format!(
+                "{word} is not an emulator flag of Erlang 25 that extraArgs accepts; an unknown \
+                 flag stops the VM"
+            ))
+        }
+    };
+    let name = format!("+{}", flag.name);
+    if let Some(field) = flag.typed_field {
+        let reading = match &glued {
+            Some(value) => format!("Erlang reads {word:?} as \"{name} {value}\": "),
+            None => String::new(),
+        };
+        return Err(format!(
+            "{reading}{name} has a typed field: set spec.{field} instead"
+        ));
+    }
+    if let Some(value) = glued {
+        return Err(format!(
+            "{entry:?}: Erlang reads this as \"{name} {value}\"; write the flag and its value \
+             separated by a space"
+        ));
+    }
+    flag.check(args.first().map(String::as_str))?;
+    Ok((name, args))
 }
 
 /// What a policy key applies to.
@@ -824,6 +878,22 @@ mod tests {
         assert!(policy_pattern("(unclosed").is_err());
         assert!(policy_pattern("[a-z]+").is_ok());
         assert!(policy_pattern("q{2,3}").is_ok());
+    }
+
+    #[test]
+    fn extra_args_are_read_as_erlang_reads_them() {
+        let err = |e: &str| extra_arg(e).unwrap_err();
+        assert!(err("+P2048").contains("Erlang reads \"+P2048\" as \"+P 2048\""));
+        assert!(err("+P2048").contains("set spec.maxProcesses instead"));
+        assert!(err("+S4:4").contains("set spec.schedulers instead"));
+        assert!(err("+sbwt none").contains("set spec.schedulerBusyWait instead"));
+        assert!(err("+stbtdb").contains("write the flag and its value separated"));
+        assert!(err("+foo").contains("not an emulator flag of Erlang 25"));
+        assert_eq!(
+            extra_arg("+stbt db").unwrap(),
+            ("+stbt".to_string(), vec!["db".to_string()])
+        );
+        assert_eq!(extra_arg("+d").unwrap(), ("+d".to_string(), vec![]));
     }
 
     proptest! {

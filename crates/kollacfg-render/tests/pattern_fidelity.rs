@@ -2,6 +2,9 @@
 //! `validate::simple_pattern` accepts without a compile must compile in Erlang's `re` (PCRE),
 //! which is what RabbitMQ uses. Needs `escript` (Erlang, installed with rabbitmq-server).
 
+#[path = "support/escript.rs"]
+mod escript;
+
 use kollacfg_render::validate::simple_pattern;
 
 /// Deterministic candidate patterns over the syntax the fast path deals with.
@@ -42,24 +45,7 @@ fn fast_path_patterns_compile_in_erlang_re() {
         "too few accepted candidates: {}",
         accepted.len()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("patterns.txt");
-    std::fs::write(&file, accepted.join("\n") + "\n").unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/re_compile.escript"
-    );
-    let out = std::process::Command::new("escript")
-        .arg(script)
-        .arg(&file)
-        .output()
-        .expect("run escript");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "escript failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = escript::run_over_patterns("re_compile.escript", &accepted);
     assert_eq!(
         text.lines().next().unwrap_or_default(),
         format!("{} checked, 0 refused", accepted.len()),

@@ -11,9 +11,16 @@
 //! nothing is ever expanded: a value that uses `$`, backquotes or `~` cannot be known without
 //! running the shell, so reading or editing that variable's value is refused.
 //!
+//! Erlang flags already in the variable are matched by the flag Erlang reads, whatever their
+//! spelling: an edit of `+sbwt` replaces a base's `+sbwtnone` instead of leaving it to win.
+//!
 //! Precedence of the Erlang arguments variable: RabbitMQ reads
-//! [`ERL_ARGS_VAR`] and, when that is absent, [`ERL_ARGS_VAR_UNPREFIXED`]; the prefixed one wins
-//! when both are present, and the unprefixed one is then left untouched.
+//! [`ERL_ARGS_VAR`] and, when that is absent or empty, [`ERL_ARGS_VAR_UNPREFIXED`]; the one in
+//! effect is edited, and the other left untouched.
+//!
+//! Before an edit, [`EnvFile::check_editable`] refuses a file whose lines are not all plain
+//! assignments, comments and blanks (a heredoc, a function, an `if` block, a continuation, a
+//! command substitution): there, which assignment is live depends on running the shell.
 
 mod shell;
 #[cfg(test)]
@@ -24,6 +31,9 @@ use shell::Assignment;
 
 /// The variable holding extra Erlang emulator arguments.
 pub const ERL_ARGS_VAR: &str = "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS";
+/// The prefix rabbitmq-env puts before a variable's short name: `RABBITMQ_X` wins over `X`,
+/// which is read only when `RABBITMQ_X` is empty.
+pub const RABBITMQ_PREFIX: &str = "RABBITMQ_";
 /// The same variable without the `RABBITMQ_` prefix, which `rabbitmq-env.conf` may also use.
 pub const ERL_ARGS_VAR_UNPREFIXED: &str = "SERVER_ADDITIONAL_ERL_ARGS";
 
@@ -80,8 +90,18 @@ fn group_flags(words: Vec<String>) -> Vec<Vec<String>> {
     groups
 }
 
+/// Whether `group` sets the emulator flag `name` (`+sbwt`), in any spelling Erlang reads as
+/// that flag: `+sbwtnone` is `+sbwt none` ([`crate::erl_flags::read`]).
 fn is_flag_named(group: &[String], name: &str) -> bool {
-    group.first().is_some_and(|w| is_flag_word(w) && w == name)
+    group.first().is_some_and(|w| {
+        is_flag_word(w)
+            && match crate::erl_flags::read(w) {
+                crate::erl_flags::Reading::Exact(f) | crate::erl_flags::Reading::Glued(f, _) => {
+                    name.strip_prefix('+') == Some(f.name)
+                }
+                crate::erl_flags::Reading::Unknown => w == name,
+            }
+    })
 }
 
 impl EnvFile {
@@ -130,6 +150,10 @@ impl EnvFile {
     /// The last assignment line of `name` is rewritten in place (its indentation, `export` and
     /// trailing comment kept) and earlier ones are removed; without one, `NAME=value` is
     /// appended. The value is written bare when it can be, else in double quotes.
+    ///
+    /// Setting `RABBITMQ_X` also removes the assignments of `X`: rabbitmq-env reads `X` only when
+    /// `RABBITMQ_X` is empty, and the two spellings are one variable, which the file then holds
+    /// once, with the value set.
     pub fn set(&mut self, name: &str, value: &str) {
         let encoded = if shell::is_bare(value) {
             value.to_string()
@@ -137,6 +161,33 @@ impl EnvFile {
             shell::double_quote(value)
         };
         self.write(name, &encoded, value);
+        if let Some(stem) = name.strip_prefix(RABBITMQ_PREFIX).filter(|s| !s.is_empty()) {
+            self.items
+                .retain(|i| i.assign.as_ref().is_none_or(|a| a.name != stem));
+        }
+    }
+
+    /// Checks that kollacfg may edit this file: every logical line is a plain assignment
+    /// (`NAME=value`, `export NAME=value`), an `export` of names, a comment or a blank line,
+    /// with no line continuation and no command substitution. Around a heredoc, a function, an
+    /// `if`/`case`/loop block or any other command, which assignments are live cannot be known
+    /// without running the shell, so such a file is refused, naming the first such line.
+    pub fn check_editable(&self) -> Result<(), ParseError> {
+        for (idx, item) in self.items.iter().enumerate() {
+            let content = &item.raw[..item.raw.len() - eol_len(&item.raw)];
+            if let Some(what) = shell::not_editable(content, item.assign.is_some()) {
+                return Err(ParseError::new(
+                    self.line_of(idx),
+                    format!(
+                        "{what}: kollacfg edits rabbitmq-env.conf only when every line is a plain \
+                         assignment (NAME=value, export NAME=value), a comment or a blank line; \
+                         around it, which assignments are live cannot be known without running \
+                         the shell"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The words of the Erlang arguments variable ([`ERL_ARGS_VAR`], else
@@ -231,13 +282,17 @@ impl EnvFile {
 
     /// The Erlang arguments variable in effect (its name) and its words.
     fn erl_words(&self) -> Result<Option<(String, Vec<String>)>, ParseError> {
-        let Some(idx) = self
-            .last(ERL_ARGS_VAR)
-            .or_else(|| self.last(ERL_ARGS_VAR_UNPREFIXED))
-        else {
-            return Ok(None);
+        // rabbitmq-env reads the unprefixed spelling when the prefixed one is empty.
+        let prefixed = match self.last(ERL_ARGS_VAR) {
+            Some(idx) => Some((idx, self.decoded(idx)?)),
+            None => None,
         };
-        let value = self.decoded(idx)?;
+        let (idx, value) = match (prefixed, self.last(ERL_ARGS_VAR_UNPREFIXED)) {
+            (Some((_, value)), Some(idx)) if value.trim().is_empty() => (idx, self.decoded(idx)?),
+            (Some(found), _) => found,
+            (None, Some(idx)) => (idx, self.decoded(idx)?),
+            (None, None) => return Ok(None),
+        };
         let name = self.items[idx]
             .assign
             .as_ref()

@@ -76,6 +76,20 @@ impl Drop for TempDir {
 /// `kollacfg render -f examples/<scenario> --base examples/base --out <temp dir>`.
 /// The returned directory holds `<service>/<file>` for every target of the scenario.
 pub fn render(scenario: &str) -> TempDir {
+    render_path(scenario, &examples_dir().join(scenario))
+}
+
+/// Renders the resources in `yaml` over `examples/base`, like [`render`].
+// Used by some of the test binaries sharing this module only.
+#[allow(dead_code)]
+pub fn render_yaml(label: &str, yaml: &str) -> TempDir {
+    let input = TempDir::new(&format!("input-{label}"));
+    let file = input.path().join("input.yaml");
+    fs::write(&file, yaml).expect("write input.yaml");
+    render_path(label, &file)
+}
+
+fn render_path(scenario: &str, input: &Path) -> TempDir {
     let out = TempDir::new(&format!("render-{scenario}"));
     let examples = examples_dir();
     // Known at compile time in the kollacfg package's tests only (other packages share this
@@ -86,14 +100,14 @@ pub fn render(scenario: &str) -> TempDir {
     let output = run(Command::new(binary)
         .arg("render")
         .arg("-f")
-        .arg(examples.join(scenario))
+        .arg(input)
         .arg("--base")
         .arg(examples.join("base"))
         .arg("--out")
         .arg(out.path()));
     assert!(
         output.status.success(),
-        "kollacfg render of examples/{scenario} failed ({}):\n{}",
+        "kollacfg render of {scenario} failed ({}):\n{}",
         output.status,
         describe(&output)
     );

@@ -399,3 +399,70 @@ pub(super) fn double_quote(value: &str) -> String {
     out.push('"');
     out
 }
+
+/// Words that open or close a compound command.
+const RESERVED: &[&str] = &[
+    "if", "then", "elif", "else", "fi", "case", "esac", "for", "select", "while", "until", "do",
+    "done", "function", "{", "}", "[[", "]]", "!", "(", ")",
+];
+
+/// Why a logical line (without its terminator) keeps kollacfg from editing the file, if it
+/// does: `assignment` says whether it is a plain assignment line.
+pub(super) fn not_editable(line: &str, assignment: bool) -> Option<String> {
+    let shown = |text: &str| {
+        let first = text.lines().next().unwrap_or("").trim();
+        let cut: String = first.chars().take(40).collect();
+        format!("`{}`", cut.escape_debug())
+    };
+    if line.contains("\\\n") {
+        return Some(format!("a line continuation in {}", shown(line)));
+    }
+    let b = line.as_bytes();
+    let (mut in_single, mut in_double) = (false, false);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if !in_single => i += 1,
+            b'\'' if !in_double => in_single = !in_single,
+            b'"' if !in_single => in_double = !in_double,
+            b'#' if !in_single && !in_double && starts_word(b, i) => break,
+            b'`' if !in_single => {
+                return Some(format!("a command substitution in {}", shown(line)))
+            }
+            b'$' if !in_single && b.get(i + 1) == Some(&b'(') => {
+                return Some(format!("a command substitution in {}", shown(line)))
+            }
+            b'<' if !in_single && !in_double && b.get(i + 1) == Some(&b'<') => {
+                return Some(format!("a heredoc in {}", shown(line)))
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if assignment {
+        return None;
+    }
+    let text = line.trim_start_matches([' ', '\t']);
+    if text.is_empty() || text.starts_with('#') {
+        return None;
+    }
+    let mut words = text.split([' ', '\t']).filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    if first == "export" {
+        let names_only = words
+            .take_while(|w| !w.starts_with('#'))
+            .all(|w| w.bytes().all(is_name_char) && w.bytes().next().is_some_and(is_name_start));
+        if names_only {
+            return None;
+        }
+    }
+    let opener = first.split(['(', ';']).next().unwrap_or(first);
+    let what = if RESERVED.contains(&opener) || RESERVED.contains(&first) {
+        format!("a shell block (`{}`)", first.escape_debug())
+    } else if text.contains("()") || text.contains("( )") {
+        "a function definition".to_string()
+    } else {
+        "a command".to_string()
+    };
+    Some(format!("{what} in {}", shown(line)))
+}

@@ -233,6 +233,18 @@ fn present_flags_are_replaced_in_place_and_deduplicated() {
     assert_eq!(out, "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+S 4:4\"\n");
 }
 
+/// A base that spells a flag with its value glued on (`+sbwtnone`, `+P2048`) holds the same
+/// flag to Erlang: it is replaced, not left behind to win over the edit.
+#[test]
+fn glued_base_flags_are_the_same_flag() {
+    let base = "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+sbwtvery_long +P2048 +stbtdb\"\n";
+    let out = edited(base, &[flag("+sbwt", &["none"]), flag("+P", &["4096"])]);
+    assert_eq!(
+        out,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\"+sbwt none +P 4096 +stbtdb\"\n"
+    );
+}
+
 #[test]
 fn unprefixed_and_exported_variables_keep_their_spelling() {
     let base = "# kolla\nexport SERVER_ADDITIONAL_ERL_ARGS='-kernel inetrc \"/etc/rabbitmq/erl_inetrc\"'\n";
@@ -327,5 +339,70 @@ fn tricky_words_survive_a_shell_round_trip() {
     assert_eq!(
         EnvFile::parse(&out).unwrap().erl_args().unwrap()[4..],
         before
+    );
+}
+
+#[test]
+fn shell_blocks_are_not_edited_blind() {
+    let refused = [
+        ("A=1\ncat <<EOF\nRABBITMQ_NODENAME=x\nEOF\n", 2, "a heredoc"),
+        (
+            "f() {\n  RABBITMQ_NODENAME=x\n}\n",
+            1,
+            "a function definition",
+        ),
+        (
+            "if [ -n \"$X\" ]; then\n  RABBITMQ_NODENAME=x\nfi\n",
+            1,
+            "a shell block (`if`)",
+        ),
+        ("case $X in\n a) Y=1;;\nesac\n", 1, "a shell block (`case`)"),
+        (
+            "for i in 1 2; do\n  Y=$i\ndone\n",
+            1,
+            "a shell block (`for`)",
+        ),
+        ("while false; do :; done\n", 1, "a shell block (`while`)"),
+        ("# x\nA=one\\\ntwo\n", 2, "a line continuation"),
+        ("A=$(hostname)\n", 1, "a command substitution"),
+        ("A=\"`hostname`\"\n", 1, "a command substitution"),
+        ("ulimit -n 65536\n", 1, "a command"),
+        ("A=1; B=2\n", 1, "a command"),
+    ];
+    for (text, line, what) in refused {
+        let env = EnvFile::parse(text).expect("parses");
+        let err = env.check_editable().expect_err(text);
+        assert_eq!(err.line, line, "{text:?}");
+        assert!(err.message.starts_with(what), "{text:?}: {}", err.message);
+    }
+    for text in [
+        KOLLA,
+        SEED_BEFORE,
+        "",
+        "# it's a comment with $(x) and <<EOF\nA='$(not run)' # c\nexport A B\nC=\"it's\"\n",
+    ] {
+        assert!(
+            EnvFile::parse(text).unwrap().check_editable().is_ok(),
+            "{text:?}"
+        );
+    }
+}
+
+/// `RABBITMQ_X` and `X` are one variable to rabbitmq-env (`X` is read only when `RABBITMQ_X`
+/// is empty): setting one spelling leaves the file holding it once.
+#[test]
+fn prefixed_and_short_spellings_fold() {
+    let base = "NODENAME=rabbit@a\nRABBITMQ_NODENAME=rabbit@b\nexport NODENAME\n";
+    let mut env = EnvFile::parse(base).unwrap();
+    env.set("RABBITMQ_NODENAME", "rabbit@c");
+    let out = env.render();
+    assert_eq!(out, "RABBITMQ_NODENAME=rabbit@c\nexport NODENAME\n");
+    assert_eq!(sh_value(&out, "NODENAME"), "");
+    // An empty prefixed Erlang-arguments variable yields to the short one, which is edited.
+    let base = "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\nSERVER_ADDITIONAL_ERL_ARGS=\"+A 8\"\n";
+    let out = edited(base, &[flag("+P", &["4096"])]);
+    assert_eq!(
+        out,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=\nSERVER_ADDITIONAL_ERL_ARGS=\"+P 4096 +A 8\"\n"
     );
 }

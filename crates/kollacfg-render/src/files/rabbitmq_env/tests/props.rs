@@ -111,8 +111,11 @@ fn flags() -> impl Strategy<Value = Vec<ErlFlag>> {
 
 /// The name `set_erl_flags` edits in `text`.
 fn edited_name(text: &str) -> &'static str {
+    // rabbitmq-env reads the unprefixed spelling when the prefixed one is absent or empty.
     let env = EnvFile::parse(text).unwrap();
-    if env.last(ERL_ARGS_VAR).is_some() || env.last(ERL_ARGS_VAR_UNPREFIXED).is_none() {
+    let prefixed_in_effect = env.last(ERL_ARGS_VAR).is_some()
+        && !env.get(ERL_ARGS_VAR).is_some_and(|v| v.trim().is_empty());
+    if prefixed_in_effect || env.last(ERL_ARGS_VAR_UNPREFIXED).is_none() {
         ERL_ARGS_VAR
     } else {
         ERL_ARGS_VAR_UNPREFIXED
