@@ -20,7 +20,11 @@ Runs as root (rabbitmq-server switches to the rabbitmq user). Prints a Markdown 
 usage: bench/broker/bench.py KOLLACFG_BINARY [WORKDIR]
 env: VHOSTS (10), QUEUES (10000), POLICIES (= QUEUES), SMALL (100); IMPORT_FIRST=1 puts the
 policies in place by a restart with the rendered file instead (boot-time import, timed), then
-runs only the nothing-changed and SMALL-changed passes.
+runs only the nothing-changed and SMALL-changed passes. QUEUES_AFTER=1 makes the first sync
+before any queue is declared (so that it costs the broker little: each policy write re-checks
+the queues of its vhost), then declares the queues and runs the nothing-changed and
+all-changed passes (then the restart path). PROGRESS=SECONDS prints, that often during each
+pass, how many policies the node has as wanted and the broker's CPU seconds so far.
 """
 
 import base64
@@ -34,6 +38,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -41,6 +46,7 @@ VHOSTS = int(os.environ.get("VHOSTS", "10"))
 QUEUES = int(os.environ.get("QUEUES", "10000"))
 POLICIES = int(os.environ.get("POLICIES", str(QUEUES)))
 SMALL = int(os.environ.get("SMALL", "100"))
+PROGRESS = float(os.environ.get("PROGRESS", "0"))
 NODE = "rabbit@localhost"
 USER, PASSWORD = "bench", "bench-pw-7Hq2"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -118,12 +124,24 @@ class Node:
                        capture_output=True)
 
     def beam_pid(self):
-        marker = f" -epmd_port {self.ports['epmd']} "
-        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        """The node's beam.smp: a descendant of our rabbitmq-server process (other nodes, and
+        other Erlang programs, may run on the machine)."""
+        if self.child is None:
+            return None
+        ps = subprocess.run(["ps", "-eo", "pid=,ppid=,comm="], capture_output=True,
+                            text=True).stdout
+        parent, beams = {}, []
         for line in ps.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if "beam.smp" in args and marker in args:
-                return int(pid)
+            pid, ppid, comm = line.split(None, 2)
+            parent[int(pid)] = int(ppid)
+            if comm.strip() == "beam.smp":
+                beams.append(int(pid))
+        for pid in beams:
+            up = pid
+            while up > 1:
+                if up == self.child.pid:
+                    return pid
+                up = parent.get(up, 0)
         return None
 
     def cpu_seconds(self):
@@ -136,6 +154,13 @@ class Node:
 
     def url(self):
         return f"http://127.0.0.1:{self.ports['mgmt']}"
+
+
+def start_with_user(node):
+    """Boots the node and adds USER, tagged administrator."""
+    node.start()
+    node.ctl(["add_user", USER, PASSWORD])
+    node.ctl(["set_user_tags", USER, "administrator"])
 
 
 def api(port, method, path, body=None, conn=None):
@@ -157,23 +182,56 @@ def vhost(i):
     return f"v{i}"
 
 
-def declare(node):
-    port = node.ports["mgmt"]
-    for v in range(VHOSTS):
-        api(port, "PUT", f"/api/vhosts/{vhost(v)}", {})
-        api(port, "PUT", f"/api/permissions/{vhost(v)}/{USER}",
-            {"configure": ".*", "write": ".*", "read": ".*"})
+def add_vhost(port, name):
+    """Creates vhost `name` and gives USER every right on it."""
+    api(port, "PUT", f"/api/vhosts/{name}", {})
+    api(port, "PUT", f"/api/permissions/{name}/{USER}",
+        {"configure": ".*", "write": ".*", "read": ".*"})
 
-    def batch(indices):
+
+def declare_queues(port, queues, workers=4):
+    """Declares durable queues, given as (vhost, name) pairs, over `workers` connections."""
+    def batch(part):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for i in indices:
-            api(port, "PUT", f"/api/queues/{vhost(i % VHOSTS)}/q{i:05d}",
-                {"durable": True}, conn)
+        for v, name in part:
+            api(port, "PUT", f"/api/queues/{v}/{name}", {"durable": True}, conn)
         conn.close()
 
-    workers = 4
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        list(pool.map(batch, [range(w, QUEUES, workers) for w in range(workers)]))
+        list(pool.map(batch, [queues[w::workers] for w in range(workers)]))
+
+
+def declare(node, vhosts=True, queues=True):
+    """VHOSTS vhosts and QUEUES queues: queue i is `q{i:05d}` in vhost i % VHOSTS."""
+    port = node.ports["mgmt"]
+    if vhosts:
+        for v in range(VHOSTS):
+            add_vhost(port, vhost(v))
+    if queues:
+        declare_queues(port, [(vhost(i % VHOSTS), f"q{i:05d}") for i in range(QUEUES)])
+
+
+class Progress(threading.Thread):
+    """Every PROGRESS seconds, how many of the POLICIES policies the node has with their
+    expected message-ttl (one GET /api/policies), with the broker's CPU seconds so far."""
+
+    def __init__(self, node, expected, interval):
+        super().__init__(daemon=True)
+        self.node, self.expected, self.interval = node, expected, interval
+        self.done = threading.Event()
+
+    def run(self):
+        t0, cpu0 = time.monotonic(), self.node.cpu_seconds()
+        while not self.done.wait(self.interval):
+            conn = http.client.HTTPConnection("127.0.0.1", self.node.ports["mgmt"], timeout=600)
+            live = json.loads(api(self.node.ports["mgmt"], "GET", "/api/policies", conn=conn))
+            conn.close()
+            have = sum(1 for p in live if re.fullmatch(r"p\d{5}", p["name"])
+                       and p["definition"].get("message-ttl") == self.expected(int(p["name"][1:])))
+            load = " ".join(open("/proc/loadavg").read().split()[:3])
+            print(f"  progress: {time.monotonic() - t0:.0f} s: {have} of {POLICIES} policies "
+                  f"as wanted; broker CPU {self.node.cpu_seconds() - cpu0:.1f} s; load {load}",
+                  flush=True)
 
 
 def inputs(directory, ttl_of):
@@ -195,12 +253,18 @@ def inputs(directory, ttl_of):
     return directory
 
 
-def sync(kollacfg, node, directory, password_file):
+def sync(kollacfg, node, directory, password_file, expected=None):
+    progress = None
+    if expected and PROGRESS > 0:
+        progress = Progress(node, expected, PROGRESS)
+        progress.start()
     cpu0, t0 = node.cpu_seconds(), time.monotonic()
     r = subprocess.run([kollacfg, "broker", "sync", "-f", directory, "--url", node.url(),
                         "--user", USER, "--password-file", password_file],
                        capture_output=True, text=True)
     wall, cpu = time.monotonic() - t0, node.cpu_seconds() - cpu0
+    if progress:
+        progress.done.set()
     if r.returncode != 0:
         sys.exit(f"sync failed ({r.returncode}): {r.stderr[-2000:]}")
     summary = r.stdout.strip().splitlines()[-1]
@@ -267,20 +331,27 @@ def main():
     rows = []
     try:
         t0 = time.monotonic()
-        node.start()
-        node.ctl(["add_user", USER, PASSWORD])
-        node.ctl(["set_user_tags", USER, "administrator"])
+        start_with_user(node)
         boot = time.monotonic() - t0
-        t0 = time.monotonic()
-        declare(node)
-        declared = time.monotonic() - t0
-        print(f"node up in {boot:.1f} s; {VHOSTS} vhosts and {QUEUES} queues declared in "
-              f"{declared:.1f} s", flush=True)
         password_file = os.path.join(work, "password")
         with open(password_file, "w") as f:
             f.write(PASSWORD + "\n")
-
         base_ttl = lambda i: 60000
+        queues_after = os.environ.get("QUEUES_AFTER") == "1"
+        t0 = time.monotonic()
+        declare(node, queues=not queues_after)
+        if queues_after:
+            # The policies first, while no queue exists: each write then re-checks nothing.
+            d = inputs(os.path.join(work, "inputs"), base_ttl)
+            result = sync(kollacfg, node, d, password_file)
+            rows.append((f"first sync: {POLICIES} new policies, no queue declared yet", result))
+            print(f"{rows[-1][0]}: {result}", flush=True)
+            t0 = time.monotonic()
+            declare(node, vhosts=False)
+        declared = time.monotonic() - t0
+        print(f"node up in {boot:.1f} s; {VHOSTS} vhosts and {QUEUES} queues declared in "
+              f"{declared:.1f} s", flush=True)
+
         small_ttl = lambda i: 120000 if i < SMALL else 60000
         all_ttl = lambda i: 180000
         if os.environ.get("IMPORT_FIRST") == "1":
@@ -292,9 +363,11 @@ def main():
             (f"{SMALL} policies changed", small_ttl),
             (f"all {POLICIES} policies changed", all_ttl),
         ]
+        if queues_after:
+            steps = steps[1:2] + steps[3:]
         for label, ttl in steps:
             d = inputs(os.path.join(work, "inputs"), ttl)
-            result = sync(kollacfg, node, d, password_file)
+            result = sync(kollacfg, node, d, password_file, ttl)
             assert ttl_matches(node, ttl), f"{label}: the node does not list the policies"
             rows.append((label, result))
             print(f"{label}: {result}", flush=True)
