@@ -28,6 +28,9 @@ pub const CONDITION_LIVE: &str = "Live";
 /// Warning condition type on a KollaConfig whose management API is reached without verifying
 /// its TLS certificate (`insecureSkipTLSVerify: true`).
 pub const CONDITION_INSECURE_BROKER: &str = "InsecureBroker";
+/// Warning condition type on a KollaConfig with `spec.output.versioned` whose rollout entries
+/// cannot all be pointed at a version (a workload not found, a volume missing or unnamed).
+pub const CONDITION_ROLLOUT_WARNING: &str = "RolloutWarning";
 
 /// Names the KollaConfig a fragment writes into.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
