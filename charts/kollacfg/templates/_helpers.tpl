@@ -76,15 +76,27 @@ ClusterRole (rbac.scope=cluster) and the Role in each of watchNamespaces (rbac.s
   verbs: ["patch"]
 # Secrets and ConfigMaps: get reads a base object and the stored output before deciding to
 # write; list+watch notice base changes and outputs edited or deleted by hand; patch is the
-# server-side apply of an output, and create is also checked when that apply creates it.
+# server-side apply of an output, and create is also checked when that apply creates it;
+# delete removes old versions of a versioned output (spec.output.versioned) that nothing
+# refers to any more.
 - apiGroups: [""]
   resources: ["secrets", "configmaps"]
-  verbs: ["get", "list", "watch", "create", "patch"]
-# Rollout workloads: get reads the pod template's config-hash annotation; patch applies the
-# new one (kollacfg owns only that annotation).
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Pods of the rollout workloads, listed by their selector: a version a running pod mounts is
+# kept (versioned outputs).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+# Rollout workloads: get reads the pod template's config-hash annotation (and, versioned, the
+# volume's object name); patch applies the new one (kollacfg owns only those fields).
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets", "daemonsets"]
   verbs: ["get", "patch"]
+# Their revision history, listed by their selector: a version an old ReplicaSet or
+# ControllerRevision names is kept, so that `kubectl rollout undo` finds its files.
+- apiGroups: ["apps"]
+  resources: ["replicasets", "controllerrevisions"]
+  verbs: ["list"]
 # Events on transitions (Rendered, OutputWritten, RolloutTriggered, InvalidSpec, Conflict):
 # create a new one, patch a repeated one (its series count).
 - apiGroups: ["events.k8s.io"]

@@ -34,6 +34,10 @@ pub const CONDITION_INSECURE_BROKER: &str = "InsecureBroker";
 /// entries that fix them). Absent when there is none. It does not block Ready.
 pub const CONDITION_HOST_SPECIFIC_VALUE: &str = "HostSpecificValue";
 
+/// Warning condition type on a KollaConfig with `spec.output.versioned` whose rollout entries
+/// cannot all be pointed at a version (a workload not found, a volume missing or unnamed).
+pub const CONDITION_ROLLOUT_WARNING: &str = "RolloutWarning";
+
 /// Names the KollaConfig a fragment writes into.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

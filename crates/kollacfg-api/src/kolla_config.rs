@@ -153,6 +153,37 @@ pub struct Output {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
     pub name: Option<String>,
+    /// Write each distinct output as its own immutable object, named
+    /// <name>-<first 10 hex digits of its content hash> and labelled
+    /// kollacfg.dev/target=<metadata.name>, and point the volume named in each spec.rollout
+    /// entry at the new version when the workloads must restart. A pod then keeps the files of
+    /// its template's version whatever restarts it, a rollout can be undone with `kubectl
+    /// rollout undo`, and kubelets do not watch immutable objects. The stable-named object is
+    /// not written in this mode. Default false (one mutable object, rewritten in place).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub versioned: bool,
+    /// With versioned: how many of the newest versions are kept at least. Older ones are
+    /// deleted once no workload template, revision (ReplicaSet, ControllerRevision) or pod
+    /// refers to them. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub keep_versions: Option<u32>,
+}
+
+/// The default of `spec.output.keepVersions`.
+pub const DEFAULT_KEEP_VERSIONS: u32 = 3;
+
+/// The label every versioned output carries: the KollaConfig's name.
+pub const LABEL_TARGET: &str = "kollacfg.dev/target";
+
+/// How many hex digits of the content hash a version's name carries.
+pub const VERSION_HASH_DIGITS: usize = 10;
+
+impl Output {
+    /// `keepVersions`, or its default.
+    pub fn keep_versions(&self) -> u32 {
+        self.keep_versions.unwrap_or(DEFAULT_KEEP_VERSIONS).max(1)
+    }
 }
 
 /// The kind of the output object.
@@ -184,6 +215,12 @@ pub struct RolloutRef {
     /// The workload's name, in this namespace.
     #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
     pub name: String,
+    /// With spec.output.versioned: the volume of the pod template that mounts the output (a
+    /// secret or configMap volume). A rollout points it at the new version; kollacfg owns only
+    /// that field (secret.secretName or configMap.name) of the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = SERVICE_PATTERN))]
+    pub volume: Option<String>,
 }
 
 /// The kinds of workload kollacfg can restart.
@@ -343,6 +380,29 @@ pub struct KollaConfigStatus {
     /// The live broker's policies (with spec.rabbitmq.management): counts and the last sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker: Option<BrokerStatus>,
+    /// With spec.output.versioned: the name of the newest version written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_version: Option<String>,
+    /// Per rollout workload: what kollacfg last rolled out to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = list_map(&["kind", "name"]))]
+    pub rollout: Vec<WorkloadRollout>,
+}
+
+/// What kollacfg last rolled out to one workload.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadRollout {
+    /// StatefulSet, Deployment or DaemonSet.
+    pub kind: String,
+    /// The workload's name.
+    pub name: String,
+    /// The kollacfg.dev/config-hash kollacfg last set on its pod template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+    /// With spec.output.versioned: the version its template's volume was pointed at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// How many live policies are at most named in `status.broker.unmanagedPolicies`.
@@ -381,6 +441,13 @@ pub struct FileStatus {
 }
 
 impl KollaConfig {
+    /// The name of the version of the output whose content hash (hex) is `hash`:
+    /// `<output_name()>-<first 10 hex digits>`.
+    pub fn version_name(&self, hash: &str) -> String {
+        let digits = &hash[..hash.len().min(VERSION_HASH_DIGITS)];
+        format!("{}-{digits}", self.output_name())
+    }
+
     /// The output object's name: `spec.output.name`, or `<metadata.name>-config`.
     pub fn output_name(&self) -> String {
         match &self.spec.output.name {

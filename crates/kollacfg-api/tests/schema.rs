@@ -343,10 +343,17 @@ fn status_shapes() {
             "contributorCount",
             "contributors",
             "files",
-            "observedGeneration"
+            "observedGeneration",
+            "outputVersion",
+            "rollout"
         ]
     );
     assert_eq!(status["contributors"]["maxItems"], 100);
+    assert_eq!(status["rollout"]["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        status["rollout"]["x-kubernetes-list-map-keys"],
+        json!(["kind", "name"])
+    );
     assert_eq!(
         status["files"]["items"]["required"],
         json!(["name", "sha256", "size"])

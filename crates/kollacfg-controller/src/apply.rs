@@ -8,8 +8,8 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kollacfg_api::{
     AnyResource, BaseRef, ConfigOverride, ErlangVmArgs, FragmentStatus, KollaConfig,
-    KollaConfigStatus, NovaComputePolicy, NovaVifPolicy, OsloMessagingPolicy, RabbitListenerPolicy,
-    RabbitPolicy, RolloutRef, WorkloadKind, API_VERSION,
+    KollaConfigStatus, NovaComputePolicy, NovaVifPolicy, OsloMessagingPolicy, OutputKind,
+    RabbitListenerPolicy, RabbitPolicy, RolloutRef, WorkloadKind, WorkloadRollout, API_VERSION,
 };
 use kube::api::{ApiResource, DynamicObject, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
@@ -231,19 +231,106 @@ fn workload_api(client: &Client, namespace: &str, kind: WorkloadKind) -> Api<Dyn
     Api::namespaced_with(client.clone(), namespace, &resource)
 }
 
-/// Sets `kollacfg.dev/config-hash` on each workload's pod template where it differs, as an
-/// apply that sets nothing else (so kollacfg owns only that annotation). A workload that does
-/// not exist is skipped with a warning. Returns the `Kind/name` of each one annotated.
+/// What a rollout pass is to set on the workloads.
+#[derive(Clone, Copy, Debug)]
+pub struct RolloutPlan<'a> {
+    /// The `kollacfg.dev/config-hash` the templates must carry.
+    pub hash: &'a str,
+    /// With `spec.output.versioned`: the version the templates' volumes are pointed at, and
+    /// the output's kind (a `secret` or a `configMap` volume).
+    pub version: Option<(&'a str, OutputKind)>,
+    /// What was rolled out last time (`status.rollout`).
+    pub previous: &'a [WorkloadRollout],
+    /// The KollaConfig (whose version names are recognised).
+    pub target: &'a KollaConfig,
+}
+
+/// What a rollout pass did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RolloutOutcome {
+    /// `Kind/name` of each workload whose template was changed.
+    pub annotated: Vec<String>,
+    /// `Kind/name` of each workload left on an older version because it was rolled back
+    /// (`kubectl rollout undo`) after kollacfg rolled the current one out.
+    pub rolled_back: Vec<String>,
+    /// What each workload now carries (the new `status.rollout`).
+    pub records: Vec<WorkloadRollout>,
+    /// Problems with the rollout entries (a workload not found, a volume missing).
+    pub warnings: Vec<String>,
+    /// Each workload as read (before any change), for what refers to old versions.
+    pub workloads: Vec<(RolloutRef, serde_json::Value)>,
+}
+
+/// The volume named `volume` in a pod template's spec, if it is a volume of `kind`'s output
+/// (`secret.secretName` or `configMap.name`); returns the name it mounts.
+pub fn template_volume<'a>(
+    template_spec: &'a serde_json::Value,
+    volume: &str,
+    kind: OutputKind,
+) -> Option<Option<&'a str>> {
+    let found = template_spec["volumes"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == volume)?;
+    let source = match kind {
+        OutputKind::Secret => &found["secret"],
+        OutputKind::ConfigMap => &found["configMap"],
+    };
+    if !source.is_object() {
+        return None;
+    }
+    let name = match kind {
+        OutputKind::Secret => &source["secretName"],
+        OutputKind::ConfigMap => &source["name"],
+    };
+    Some(name.as_str())
+}
+
+/// The server-side apply body of a rollout: the config-hash annotation and, in versioned mode,
+/// the volume's object name. Nothing else, so kollacfg owns only those fields.
+pub fn rollout_patch(
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    hash: &str,
+    volume: Option<(&str, &str, OutputKind)>,
+) -> serde_json::Value {
+    let mut template = json!({"metadata": {"annotations": {ANNOTATION_CONFIG_HASH: hash}}});
+    if let Some((volume, version, kind)) = volume {
+        let source = match kind {
+            OutputKind::Secret => json!({"name": volume, "secret": {"secretName": version}}),
+            OutputKind::ConfigMap => json!({"name": volume, "configMap": {"name": version}}),
+        };
+        template["spec"] = json!({"volumes": [source]});
+    }
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"template": template},
+    })
+}
+
+/// Sets `kollacfg.dev/config-hash` on each workload's pod template where it differs (and, in
+/// versioned mode, points the entry's volume at the new version), as an apply that sets nothing
+/// else. A workload that does not exist is skipped with a warning. In versioned mode a
+/// workload rolled back after kollacfg rolled the current hash out to it is left alone until
+/// the next change.
 pub async fn annotate_workloads(
     client: &Client,
     namespace: &str,
     rollout: &[RolloutRef],
-    hash: &str,
-) -> Result<Vec<String>> {
-    let mut written = Vec::new();
+    plan: &RolloutPlan<'_>,
+) -> Result<RolloutOutcome> {
+    let mut outcome = RolloutOutcome::default();
     for workload in rollout {
         let kind = workload.kind.as_str();
+        let id = format!("{kind}/{}", workload.name);
         let object = format!("{namespace}/{}", workload.name);
+        let previous = plan
+            .previous
+            .iter()
+            .find(|r| r.kind == kind && r.name == workload.name);
         let api = workload_api(client, namespace, workload.kind);
         let current = api
             .get_opt(&workload.name)
@@ -255,20 +342,63 @@ pub async fn annotate_workloads(
             })?;
         let Some(current) = current else {
             tracing::warn!(kind, object, "rollout workload not found; skipped");
+            outcome.warnings.push(format!("{id} not found"));
+            outcome.records.extend(previous.cloned());
             continue;
         };
-        let annotation = current.data["spec"]["template"]["metadata"]["annotations"]
-            [ANNOTATION_CONFIG_HASH]
-            .as_str();
-        if annotation == Some(hash) {
+        let data = serde_json::to_value(&current.data).unwrap_or_default();
+        outcome.workloads.push((workload.clone(), data.clone()));
+        let template = &data["spec"]["template"];
+        let annotation = template["metadata"]["annotations"][ANNOTATION_CONFIG_HASH].as_str();
+        // Versioned mode: the volume to point, and the version its template mounts now.
+        let mut volume = None;
+        let mut mounted = None;
+        if let Some((version, output_kind)) = plan.version {
+            match &workload.volume {
+                None => outcome.warnings.push(format!(
+                    "{id} has no volume: its pods mount no version of the output"
+                )),
+                Some(name) => match template_volume(&template["spec"], name, output_kind) {
+                    None => outcome.warnings.push(format!(
+                        "{id}: its pod template has no {} volume named {name}",
+                        if output_kind == OutputKind::Secret {
+                            "secret"
+                        } else {
+                            "configMap"
+                        }
+                    )),
+                    Some(now) => {
+                        mounted = now.map(str::to_string);
+                        volume = Some((name.as_str(), version, output_kind));
+                    }
+                },
+            }
+        }
+        let on_a_version = mounted
+            .as_deref()
+            .is_some_and(|m| crate::versions::is_version_name(plan.target, m));
+        let up_to_date = annotation == Some(plan.hash) && (volume.is_none() || on_a_version);
+        let record = |version: Option<String>| WorkloadRollout {
+            kind: kind.to_string(),
+            name: workload.name.clone(),
+            config_hash: Some(plan.hash.to_string()),
+            version,
+        };
+        if up_to_date {
+            outcome.records.push(record(mounted));
             continue;
         }
-        let patch = json!({
-            "apiVersion": "apps/v1",
-            "kind": kind,
-            "metadata": {"name": workload.name, "namespace": namespace},
-            "spec": {"template": {"metadata": {"annotations": {ANNOTATION_CONFIG_HASH: hash}}}},
-        });
+        let rolled_back = plan.version.is_some()
+            && annotation.is_some()
+            && on_a_version
+            && previous.is_some_and(|p| p.config_hash.as_deref() == Some(plan.hash));
+        if rolled_back {
+            tracing::info!(kind, object, "rolled back by hand; left on its version");
+            outcome.rolled_back.push(id);
+            outcome.records.extend(previous.cloned());
+            continue;
+        }
+        let patch = rollout_patch(kind, &workload.name, namespace, plan.hash, volume);
         api.patch(&workload.name, &ssa(), &Patch::Apply(patch))
             .await
             .map_err(|source| Error::AnnotateWorkload {
@@ -276,10 +406,12 @@ pub async fn annotate_workloads(
                 object: object.clone(),
                 source,
             })?;
-        tracing::info!(kind, object, hash, "rollout annotated");
-        written.push(format!("{kind}/{}", workload.name));
+        let version = volume.map(|(_, v, _)| v.to_string()).or(mounted);
+        tracing::info!(kind, object, hash = plan.hash, version, "rollout annotated");
+        outcome.annotated.push(id);
+        outcome.records.push(record(version));
     }
-    Ok(written)
+    Ok(outcome)
 }
 
 /// Writes the KollaConfig's status when it differs from the stored one. Returns whether it
@@ -383,6 +515,74 @@ mod tests {
         assert_eq!(
             foreign_owner(&meta(json!({"name": "out"})), &desired),
             Some("not written by kollacfg".into())
+        );
+    }
+}
+
+#[cfg(test)]
+mod rollout_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_rollout_patch_sets_the_hash_and_only_the_volume_source_name() {
+        assert_eq!(
+            rollout_patch("DaemonSet", "nova-compute", "openstack", "abc", None),
+            json!({
+                "apiVersion": "apps/v1", "kind": "DaemonSet",
+                "metadata": {"name": "nova-compute", "namespace": "openstack"},
+                "spec": {"template": {"metadata": {"annotations": {
+                    "kollacfg.dev/config-hash": "abc"}}}}
+            })
+        );
+        assert_eq!(
+            rollout_patch(
+                "StatefulSet",
+                "rabbitmq",
+                "openstack",
+                "abc",
+                Some(("shared", "rabbitmq-config-0123456789", OutputKind::Secret))
+            )["spec"]["template"]["spec"],
+            json!({"volumes": [{"name": "shared",
+                                "secret": {"secretName": "rabbitmq-config-0123456789"}}]})
+        );
+        assert_eq!(
+            rollout_patch(
+                "Deployment",
+                "api",
+                "openstack",
+                "abc",
+                Some(("files", "api-config-0123456789", OutputKind::ConfigMap))
+            )["spec"]["template"]["spec"],
+            json!({"volumes": [{"name": "files",
+                                "configMap": {"name": "api-config-0123456789"}}]})
+        );
+    }
+
+    #[test]
+    fn template_volume_finds_the_named_volume_of_the_output_kind() {
+        let spec = json!({"volumes": [
+            {"name": "shared", "secret": {"secretName": "rabbitmq-config", "defaultMode": 288}},
+            {"name": "files", "configMap": {"name": "m"}},
+            {"name": "scratch", "emptyDir": {}}
+        ]});
+        assert_eq!(
+            template_volume(&spec, "shared", OutputKind::Secret),
+            Some(Some("rabbitmq-config"))
+        );
+        assert_eq!(
+            template_volume(&spec, "shared", OutputKind::ConfigMap),
+            None
+        );
+        assert_eq!(
+            template_volume(&spec, "files", OutputKind::ConfigMap),
+            Some(Some("m"))
+        );
+        assert_eq!(template_volume(&spec, "scratch", OutputKind::Secret), None);
+        assert_eq!(template_volume(&spec, "missing", OutputKind::Secret), None);
+        assert_eq!(
+            template_volume(&json!({}), "shared", OutputKind::Secret),
+            None
         );
     }
 }

@@ -18,7 +18,7 @@ use crate::build::{self, Inputs, FIELD_MANAGER};
 use crate::error::{Error, Result};
 use crate::metrics::{BrokerRequests, Metrics};
 use crate::stores::Stores;
-use crate::{apply, broker, conditions, events};
+use crate::{apply, broker, conditions, events, versions};
 
 /// How often a rendered KollaConfig is checked again without any change (drift of the output
 /// is also caught by the output watch). Such a pass writes nothing when nothing changed.
@@ -171,6 +171,20 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         base,
         now: (ctx.clock)(),
     });
+    // Versioned mode: the rollout warning stays until a pass rolls out again.
+    if kc.spec.output.versioned {
+        let previous = kc.status.clone().unwrap_or_default();
+        built.status.conditions.extend(
+            previous
+                .conditions
+                .into_iter()
+                .filter(|c| c.type_ == kollacfg_api::CONDITION_ROLLOUT_WARNING),
+        );
+        built
+            .status
+            .conditions
+            .sort_by(|a, b| a.type_.cmp(&b.type_));
+    }
     // Apply: the output first, then the workloads that read it, then the live broker.
     let mut writes = Writes::default();
     let mut output_written = false;
@@ -267,11 +281,22 @@ async fn apply_and_sync(
 ) -> Result<(bool, Vec<String>, Option<(&'static str, String)>)> {
     let files = output.files();
     let stored = apply::read_output(&ctx.client, &output).await?;
+    let versioned = kc.spec.output.versioned;
+    // Versioned mode: the versions stored so far (newest first); the newest is what was
+    // published last when this version is new.
+    let versions = if versioned {
+        versions::list(&ctx.client, kc).await?
+    } else {
+        Vec::new()
+    };
+    let published = stored
+        .clone()
+        .or_else(|| versions.first().map(|v| v.object.clone()));
     let management = build::management(kc).cloned();
     let pending = match &management {
         Some(_) => {
             let desired = broker::desired_policies(&files);
-            let pending = broker::no_longer_wanted(stored.as_ref(), &desired);
+            let pending = broker::no_longer_wanted(published.as_ref(), &desired);
             output.set_annotation(
                 broker::ANNOTATION_PENDING_DELETES,
                 broker::pending_annotation(&pending),
@@ -287,12 +312,26 @@ async fn apply_and_sync(
     }
     let mut annotated = Vec::new();
     if let Some(hash) = &built.rollout_hash {
-        annotated =
-            apply::annotate_workloads(&ctx.client, namespace, &kc.spec.rollout, hash).await?;
+        let previous = kc.status.as_ref().map_or(&[][..], |s| s.rollout.as_slice());
+        let plan = apply::RolloutPlan {
+            hash,
+            version: versioned.then(|| (output.name(), kc.spec.output.kind)),
+            previous,
+            target: kc,
+        };
+        let outcome =
+            apply::annotate_workloads(&ctx.client, namespace, &kc.spec.rollout, &plan).await?;
+        annotated = outcome.annotated.clone();
         writes.workloads = annotated.len();
         for workload in &annotated {
             let kind = workload.split('/').next().unwrap_or_default();
             ctx.metrics.write(kind, "annotation");
+        }
+        if versioned {
+            built.status.output_version = Some(output.name().to_string());
+            built.status.rollout = outcome.records.clone();
+            put_rollout_warnings(kc, built, &outcome.warnings, &(ctx.clock)());
+            collect_versions(kc, ctx, &versions, output.name(), &outcome).await?;
         }
     }
     let Some(management) = management else {
@@ -308,7 +347,7 @@ async fn apply_and_sync(
     let pass = broker::sync(
         client,
         &files,
-        stored.as_ref(),
+        published.as_ref(),
         &pending,
         &built.absent_policies,
     )
@@ -428,6 +467,69 @@ fn carry_broker_conditions(kc: &KollaConfig, fragments: &[AnyResource], built: &
             &now,
         );
     }
+}
+
+/// Versioned mode: the warning condition `RolloutWarning` listing what is wrong with the
+/// rollout entries (a workload not found, a volume missing); absent when nothing is.
+fn put_rollout_warnings(
+    kc: &KollaConfig,
+    built: &mut build::Built,
+    warnings: &[String],
+    now: &Time,
+) {
+    let previous = kc
+        .status
+        .as_ref()
+        .map_or(&[][..], |s| s.conditions.as_slice());
+    built
+        .status
+        .conditions
+        .retain(|c| c.type_ != kollacfg_api::CONDITION_ROLLOUT_WARNING);
+    if warnings.is_empty() {
+        return;
+    }
+    let reason = if warnings.iter().any(|w| w.ends_with(" not found")) {
+        "WorkloadNotFound"
+    } else {
+        "VolumeMissing"
+    };
+    conditions::merge(
+        &mut built.status.conditions,
+        vec![conditions::Desired::new(
+            kollacfg_api::CONDITION_ROLLOUT_WARNING,
+            conditions::State::True,
+            reason,
+            warnings.join("; "),
+        )],
+        &[],
+        previous,
+        kc.metadata.generation,
+        now,
+    );
+}
+
+/// Versioned mode: deletes the versions beyond `spec.output.keepVersions` that neither the
+/// current version nor anything of the rollout workloads (template, revisions, pods) refers
+/// to. Reads the references only when some version is a candidate.
+async fn collect_versions(
+    kc: &KollaConfig,
+    ctx: &Context,
+    stored: &[versions::Version],
+    current: &str,
+    outcome: &apply::RolloutOutcome,
+) -> Result<()> {
+    let keep = kc.spec.output.keep_versions();
+    let candidates = versions::to_delete(stored, keep, current, &Default::default());
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let referenced = versions::referenced(&ctx.client, kc, &outcome.workloads).await?;
+    let doomed = versions::to_delete(stored, keep, current, &referenced);
+    for name in versions::delete(&ctx.client, kc, &doomed).await? {
+        ctx.metrics.write(kc.spec.output.kind.as_str(), "delete");
+        tracing::debug!(version = name, "version collected");
+    }
+    Ok(())
 }
 
 /// Says in the KollaConfig's status that its output could not be written (best effort: with

@@ -18,6 +18,7 @@ pub mod orphans;
 pub mod runtime;
 pub mod stores;
 pub mod telemetry;
+pub mod versions;
 
 pub use runtime::{run, run_blocking, LeaderElection, RunError, Settings};
 pub use telemetry::LogFormat;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
-use kollacfg_api::{KollaConfig, OutputKind};
+use kollacfg_api::{KollaConfig, OutputKind, LABEL_TARGET};
 use kube::Resource;
 
 use crate::hash::{content_hash, files_hash};
@@ -130,18 +130,29 @@ pub fn desired_output(
     files: &BTreeMap<String, Vec<u8>>,
 ) -> DesiredOutput {
     let instance = kolla_config.metadata.name.clone().unwrap_or_default();
-    let labels = BTreeMap::from([
+    let versioned = kolla_config.spec.output.versioned;
+    let mut labels = BTreeMap::from([
         (LABEL_NAME.to_string(), "kollacfg".to_string()),
         (LABEL_MANAGED_BY.to_string(), "kollacfg".to_string()),
-        (LABEL_INSTANCE.to_string(), instance),
+        (LABEL_INSTANCE.to_string(), instance.clone()),
     ]);
+    let hash = files_hash(files);
+    // A version is named by its content and never changes; the stable-named object is
+    // rewritten in place.
+    let name = if versioned {
+        labels.insert(LABEL_TARGET.to_string(), instance);
+        kolla_config.version_name(&hash)
+    } else {
+        kolla_config.output_name()
+    };
+    let immutable = versioned.then_some(true);
     let metadata = ObjectMeta {
-        name: Some(kolla_config.output_name()),
+        name: Some(name),
         namespace: kolla_config.metadata.namespace.clone(),
         labels: Some(labels),
         annotations: Some(BTreeMap::from([(
             ANNOTATION_CONTENT_HASH.to_string(),
-            files_hash(files),
+            hash,
         )])),
         owner_references: kolla_config.controller_owner_ref(&()).map(|r| vec![r]),
         ..ObjectMeta::default()
@@ -150,6 +161,7 @@ pub fn desired_output(
         OutputKind::Secret => DesiredOutput::Secret(Secret {
             metadata,
             type_: Some("Opaque".to_string()),
+            immutable,
             data: Some(
                 files
                     .iter()
@@ -176,7 +188,7 @@ pub fn desired_output(
                 metadata,
                 data: (!data.is_empty()).then_some(data),
                 binary_data: (!binary.is_empty()).then_some(binary),
-                ..ConfigMap::default()
+                immutable,
             })
         }
     }

@@ -128,6 +128,8 @@ pub fn target_status(kc: &KollaConfig, rendered: &Rendered, now: &Time) -> Kolla
         contributors,
         contributor_count,
         broker: previous.broker,
+        output_version: previous.output_version,
+        rollout: previous.rollout,
     }
 }
 

@@ -595,3 +595,44 @@ fn a_deployment_output_has_no_host_specific_value_condition() {
         .collect();
     assert_eq!(types, ["Degraded", "Ready"]);
 }
+
+#[test]
+fn a_versioned_output_is_named_by_its_content_immutable_and_labelled_with_its_target() {
+    let kc = target(&TARGET.replace("  rollout:", "  output: {versioned: true}\n  rollout:"));
+    let built = run(&kc, &[], Base::Files(base()), 10);
+    let output = built.output.expect("an output");
+    let hash = files_hash(&output.files());
+    assert_eq!(output.name(), format!("rabbitmq-config-{}", &hash[..10]));
+    assert_eq!(output.content_hash(), hash);
+    let DesiredOutput::Secret(secret) = &output else {
+        panic!("not a Secret")
+    };
+    assert_eq!(secret.immutable, Some(true));
+    let labels = secret.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["kollacfg.dev/target"], "rabbitmq");
+    assert_eq!(labels["app.kubernetes.io/instance"], "rabbitmq");
+    assert_eq!(
+        secret.metadata.owner_references.as_ref().unwrap()[0].uid,
+        "0c6d1a2e-1111-2222-3333-444455556666"
+    );
+
+    // Another content, another version; the stable-named object is what the default writes.
+    let mut other = base();
+    other.insert("extra.conf".into(), b"x = 1\n".to_vec());
+    let second = run(&kc, &[], Base::Files(other), 10).output.unwrap();
+    assert_ne!(second.name(), output.name());
+    assert!(second.name().starts_with("rabbitmq-config-"));
+    let plain = run(&target(TARGET), &[], Base::Files(base()), 10)
+        .output
+        .unwrap();
+    assert_eq!(plain.name(), "rabbitmq-config");
+    let DesiredOutput::Secret(plain) = plain else {
+        panic!("not a Secret")
+    };
+    assert_eq!(plain.immutable, None);
+    assert!(!plain
+        .metadata
+        .labels
+        .unwrap()
+        .contains_key("kollacfg.dev/target"));
+}
