@@ -22,10 +22,23 @@ const POD_LIMIT: Duration = Duration::from_secs(300);
 const BROKER_USER: &str = "kollacfg";
 const BROKER_PASSWORD: &str = "node-e2e-Qx81vLs0";
 
-/// The documents of a file of `examples/kolla-delivery/`.
-fn example(name: &str) -> Vec<Value> {
+/// The objects of a file of `examples/kolla-delivery/`, as kubectl reads them (YAML 1.1:
+/// `defaultMode: 0440` is octal), without creating anything.
+fn example(node: &Node, name: &str) -> Vec<Value> {
     let path = repo().join("examples/kolla-delivery").join(name);
-    crate::documents(&fs::read_to_string(&path).expect("reading the example"))
+    let printed = node.kubectl(&[
+        "create",
+        "--dry-run=client",
+        "-o",
+        "json",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    // One JSON object per document, one after the other.
+    serde_json::Deserializer::from_str(&printed)
+        .into_iter::<Value>()
+        .map(|object| object.expect("kubectl prints JSON"))
+        .collect()
 }
 
 /// The document of `kind` named `name` among `documents`.
@@ -240,7 +253,7 @@ fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
 
     // The example's KollaConfig, with the node name from the pod's name (the scenario)
     // and the broker's management API for live policies.
-    let mut config = find(&example("kollacfg.yaml"), "KollaConfig", "rabbitmq");
+    let mut config = find(&example(&node, "kollacfg.yaml"), "KollaConfig", "rabbitmq");
     config["spec"]["perPod"][0]["env"]["RABBITMQ_NODENAME"] = json!("rabbit@{podName}");
     config["spec"]["rabbitmq"]["management"] = json!({
         "url": format!("http://{ip}:15672"),
@@ -254,7 +267,7 @@ fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
     objects.extend(seed.into_iter().filter(|d| d["kind"] != "KollaConfig"));
     apply(&node, &objects);
 
-    let mut statefulset = find(&example("workloads.yaml"), "StatefulSet", "rabbitmq");
+    let mut statefulset = find(&example(&node, "workloads.yaml"), "StatefulSet", "rabbitmq");
     local_images(&node, &mut statefulset, "rabbitmq");
     statefulset["spec"]["replicas"] = json!(1);
     statefulset["spec"]
@@ -473,18 +486,27 @@ fn nova_daemonset_reads_its_own_host_ip() {
     let base = nova_base(node.dir());
     base_secret(&node, "nova-compute-kolla", &[base]);
 
-    let config = find(&example("kollacfg.yaml"), "KollaConfig", "nova-compute");
+    let config = find(
+        &example(&node, "kollacfg.yaml"),
+        "KollaConfig",
+        "nova-compute",
+    );
     // The same base without perPod: kolla's literal my_ip would reach every pod.
     let mut literal = config.clone();
     literal["metadata"]["name"] = json!("nova-compute-literal");
     literal["spec"].as_object_mut().unwrap().remove("perPod");
     literal["spec"]["output"]["name"] = json!("nova-compute-literal-config");
-    let _controller = controller(&node);
-    apply(&node, &[config, literal]);
-
-    let mut daemonset = find(&example("workloads.yaml"), "DaemonSet", "nova-compute");
+    let mut daemonset = find(
+        &example(&node, "workloads.yaml"),
+        "DaemonSet",
+        "nova-compute",
+    );
     local_images(&node, &mut daemonset, "nova");
     apply(&node, &[daemonset.clone()]);
+    // The controller reads rollout workloads when it renders (it does not watch them): the
+    // DaemonSet exists first, its pods waiting for the output Secret meanwhile.
+    let _controller = controller(&node);
+    apply(&node, &[config, literal]);
     let pod = wait_rolled_out(&node, "daemonset", "nova-compute", "nova-compute-");
     let name = pod_name(&pod);
     assert_eq!(pod["status"]["hostIP"], ip.as_str());
