@@ -364,18 +364,8 @@ fn wait_output_once(cluster: &Cluster, namespace: &str, want: &Files) -> Result<
 
 /// Hashes of the ReplicaSets of Deployment `name`.
 fn replica_set_hashes(cluster: &Cluster, namespace: &str, name: &str) -> Vec<Option<String>> {
-    let list: Value = serde_json::from_str(&cluster.kubectl(&[
-        "get",
-        "replicasets",
-        "-n",
-        namespace,
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    list["items"]
-        .as_array()
-        .unwrap()
+    cluster
+        .list_in("replicasets", namespace, None)
         .iter()
         .filter(|rs| {
             rs["metadata"]["ownerReferences"]
@@ -1227,27 +1217,14 @@ fn versioned_deployment(history: u32) -> String {
 
 /// The Secrets that are versions of the output, by name.
 fn versions(cluster: &Cluster) -> BTreeMap<String, Value> {
-    let list: Value = serde_json::from_str(&cluster.kubectl(&[
-        "get",
-        "secrets",
-        "-n",
-        VERSIONED_NS,
-        "-l",
-        "kollacfg.dev/target=rabbitmq",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["metadata"]["name"].as_str().unwrap().to_string(),
-                s.clone(),
-            )
-        })
+    cluster
+        .list_in(
+            "secrets",
+            VERSIONED_NS,
+            Some("kollacfg.dev/target=rabbitmq"),
+        )
+        .into_iter()
+        .map(|s| (s["metadata"]["name"].as_str().unwrap().to_string(), s))
         .collect()
 }
 
@@ -1403,18 +1380,8 @@ fn versioned_outputs() {
             .unwrap()
             .unwrap(),
     );
-    let sets: Value = serde_json::from_str(&cluster.kubectl(&[
-        "get",
-        "replicasets",
-        "-n",
-        VERSIONED_NS,
-        "-l",
-        "app=api",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    for set in sets["items"].as_array().unwrap() {
+    let sets = cluster.list_in("replicasets", VERSIONED_NS, Some("app=api"));
+    for set in &sets {
         if config_hash(set) != current {
             let name = set["metadata"]["name"].as_str().unwrap();
             cluster.kubectl(&["delete", "replicaset", name, "-n", VERSIONED_NS]);

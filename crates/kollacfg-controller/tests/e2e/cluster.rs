@@ -180,6 +180,16 @@ impl Cluster {
         serde_json::from_str(&self.kubectl(&["get", kind, "-A", "-o", "json"])).unwrap()
     }
 
+    /// The objects of `kind` in `namespace` (those matching the label `selector`, when given).
+    pub fn list_in(&self, kind: &str, namespace: &str, selector: Option<&str>) -> Vec<Value> {
+        let mut args = vec!["get", kind, "-n", namespace, "-o", "json"];
+        if let Some(selector) = selector {
+            args.extend(["-l", selector]);
+        }
+        let list: Value = serde_json::from_str(&self.kubectl(&args)).unwrap();
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The CRDs of `crds/` without their CEL rules (which this 1.20 server refuses), as one
     /// YAML stream.
     pub fn stripped_crds() -> String {
