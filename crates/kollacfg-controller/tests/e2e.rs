@@ -1247,14 +1247,37 @@ fn mounted_version(cluster: &Cluster) -> String {
 
 /// Waits until status.outputVersion differs from `not` and the Deployment mounts it (or, with
 /// `repointed` false, only the former); returns it.
-fn wait_version(cluster: &Cluster, not: Option<&str>, repointed: bool) -> String {
+/// Waits for the version whose `definitions.json` carries `ha-params: ha_params` (a first
+/// render may publish a version before the policy is seen: that one is not the one wanted).
+fn wait_version(cluster: &Cluster, ha_params: u32, repointed: bool) -> String {
     wait::until("a new version rolled out", SHORT, || {
         let kc = cluster
             .get("kollaconfig", VERSIONED_NS, "rabbitmq")?
             .ok_or("no KollaConfig")?;
         let version = kc["status"]["outputVersion"].as_str().unwrap_or_default();
-        if version.is_empty() || Some(version) == not {
-            return Err(format!("outputVersion {version:?}"));
+        if version.is_empty() {
+            return Err("no outputVersion".to_string());
+        }
+        let stored = cluster
+            .get("secret", VERSIONED_NS, version)?
+            .ok_or(format!("{version} not found"))?;
+        let files = world::object_files(&stored);
+        let definitions: Value = serde_json::from_slice(
+            files
+                .get("definitions.json")
+                .ok_or(format!("{version} has no definitions.json"))?,
+        )
+        .map_err(|e| format!("{version}: {e}"))?;
+        let carried = definitions["policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "ha-all")
+            .map(|p| p["definition"]["ha-params"].clone());
+        if carried != Some(Value::from(ha_params)) {
+            return Err(format!(
+                "outputVersion {version} carries ha-params {carried:?}"
+            ));
         }
         let mounted = mounted_version(cluster);
         if repointed && mounted != version {
@@ -1285,7 +1308,7 @@ fn versioned_outputs() {
     cluster.apply(&versioned_kolla_config());
     cluster.apply(&policy(2));
 
-    let v1 = wait_version(&cluster, None, true);
+    let v1 = wait_version(&cluster, 2, true);
     assert!(v1.starts_with("rabbitmq-config-") && v1.len() == "rabbitmq-config-".len() + 10);
     let stored = &versions(&cluster)[&v1];
     assert_eq!(stored["immutable"], true);
@@ -1335,9 +1358,9 @@ fn versioned_outputs() {
     assert!(!fields.contains("containers"), "{fields}");
 
     cluster.apply(&policy(3));
-    let v2 = wait_version(&cluster, Some(&v1), true);
+    let v2 = wait_version(&cluster, 3, true);
     cluster.apply(&policy(4));
-    let v3 = wait_version(&cluster, Some(&v2), true);
+    let v3 = wait_version(&cluster, 4, true);
     // keepVersions 2, but v1's ReplicaSet still names it: kept (a restart reconciles again).
     controller.stop();
     let mut controller = Controller::start(&cluster, "again", &[]);
@@ -1369,7 +1392,7 @@ fn versioned_outputs() {
 
     // The next change rolls out again.
     cluster.apply(&policy(5));
-    let v4 = wait_version(&cluster, Some(&v3), true);
+    let v4 = wait_version(&cluster, 5, true);
 
     // Without revision history nothing refers to v1 or v2 any more: both are collected. (No
     // pod ever becomes available here, so the Deployment controller never retires the old
