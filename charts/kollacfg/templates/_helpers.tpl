@@ -97,7 +97,7 @@ ClusterRole (rbac.scope=cluster) and the Role in each of watchNamespaces (rbac.s
 - apiGroups: ["apps"]
   resources: ["replicasets", "controllerrevisions"]
   verbs: ["list"]
-# Events on transitions (Rendered, OutputWritten, RolloutTriggered, InvalidSpec, Conflict):
+# Events on transitions (Rendered, OutputWritten, RolloutStarted, RolloutStuck, InvalidSpec, ...):
 # create a new one, patch a repeated one (its series count).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

@@ -38,6 +38,13 @@ pub const CONDITION_HOST_SPECIFIC_VALUE: &str = "HostSpecificValue";
 /// cannot all be pointed at a version (a workload not found, a volume missing or unnamed).
 pub const CONDITION_ROLLOUT_WARNING: &str = "RolloutWarning";
 
+/// Condition type on a KollaConfig with spec.rollout: True (reason RolledOut) when every
+/// workload runs the current output and all its pods are ready; False with reason Progressing,
+/// Paused, RolledBack, WorkloadNotFound or RolloutStuck (no progress within
+/// spec.rolloutPolicy.progressDeadlineSeconds, or a pod of the new revision failing: the
+/// message names the pod, its reason and the files that changed). Absent without spec.rollout.
+pub const CONDITION_ROLLED_OUT: &str = "RolledOut";
+
 /// Names the KollaConfig a fragment writes into.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

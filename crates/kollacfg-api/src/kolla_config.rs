@@ -106,6 +106,47 @@ pub struct KollaConfigSpec {
     /// container, facts from the downward API) applies in each pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub per_pod: Vec<crate::per_pod::PerPodItem>,
+
+    /// How the workloads of spec.rollout are moved to a new output: held (paused) and how long
+    /// a rollout may go without progress before it is reported stuck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_policy: Option<RolloutPolicy>,
+}
+
+/// How the workloads of `spec.rollout` are moved to a new output.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutPolicy {
+    /// Write new outputs but leave the workloads' pod templates as they are (state Paused).
+    /// With spec.output.versioned a pod restarted meanwhile keeps the files of its template's
+    /// version; without it, a restarted pod reads the newest files. Setting it back to false
+    /// rolls the newest output out once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// Seconds a rollout may go without progress (no more pods updated or ready) before it is
+    /// reported as RolloutStuck. Default 600. A pod of the new revision crash-looping or
+    /// failing its init containers is reported at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub progress_deadline_seconds: Option<u32>,
+}
+
+/// The default of `spec.rolloutPolicy.progressDeadlineSeconds`.
+pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: u32 = 600;
+
+impl KollaConfigSpec {
+    /// Whether `spec.rolloutPolicy.paused` is set.
+    pub fn paused(&self) -> bool {
+        self.rollout_policy.as_ref().is_some_and(|p| p.paused)
+    }
+
+    /// `spec.rolloutPolicy.progressDeadlineSeconds`, or its default.
+    pub fn progress_deadline_seconds(&self) -> u32 {
+        self.rollout_policy
+            .as_ref()
+            .and_then(|p| p.progress_deadline_seconds)
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS)
+    }
 }
 
 /// The source of a KollaConfig's base files: exactly one of secretRef or configMapRef.
@@ -403,6 +444,73 @@ pub struct WorkloadRollout {
     /// With spec.output.versioned: the version its template's volume was pointed at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Progressing, Complete, Stuck, Missing, Paused or RolledBack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<RolloutState>,
+    /// Pods the workload wants (spec.replicas; a DaemonSet's desiredNumberScheduled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_replicas: Option<i32>,
+    /// Pods on the workload's current template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_replicas: Option<i32>,
+    /// Pods ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    /// When kollacfg last changed the workload's pod template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// When the counts last moved (the progress deadline counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_progress_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// The files whose content differs between the output the workload ran before kollacfg
+    /// last changed its template and the one it was moved to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_files: Vec<String>,
+    /// Why the rollout is Stuck, Missing, RolledBack or Paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where one workload's rollout stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RolloutState {
+    /// Its template carries the current output; pods are being replaced.
+    Progressing,
+    /// Every pod runs the current output and is ready.
+    Complete,
+    /// No progress within the deadline, or a pod of the new revision failing.
+    Stuck,
+    /// The workload does not exist.
+    Missing,
+    /// spec.rolloutPolicy.paused holds it on an older output.
+    Paused,
+    /// Rolled back by hand (`kubectl rollout undo`) after kollacfg rolled the current output
+    /// out to it: left there until the next change.
+    RolledBack,
+}
+
+impl RolloutState {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Progressing => "Progressing",
+            Self::Complete => "Complete",
+            Self::Stuck => "Stuck",
+            Self::Missing => "Missing",
+            Self::Paused => "Paused",
+            Self::RolledBack => "RolledBack",
+        }
+    }
+
+    /// Every state, in a fixed order.
+    pub const ALL: [Self; 6] = [
+        Self::Progressing,
+        Self::Complete,
+        Self::Stuck,
+        Self::Missing,
+        Self::Paused,
+        Self::RolledBack,
+    ];
 }
 
 /// How many live policies are at most named in `status.broker.unmanagedPolicies`.

@@ -27,8 +27,8 @@ pub use erlang_vm_args::{BusyWait, ErlangVmArgs, ErlangVmArgsSpec};
 pub use kolla_config::{
     BaseRef, BaseSource, BrokerStatus, CredentialsSecretRef, FileStatus, KollaConfig,
     KollaConfigSpec, KollaConfigStatus, Management, Output, OutputKind, RabbitmqSettings,
-    RolloutRef, SecretKeyRef, WorkloadKind, WorkloadRollout, DEFAULT_KEEP_VERSIONS, LABEL_TARGET,
-    VERSION_HASH_DIGITS,
+    RolloutPolicy, RolloutRef, RolloutState, SecretKeyRef, WorkloadKind, WorkloadRollout,
+    DEFAULT_KEEP_VERSIONS, DEFAULT_PROGRESS_DEADLINE_SECONDS, LABEL_TARGET, VERSION_HASH_DIGITS,
 };
 pub use load::{parse_all_documents, parse_documents, LoadError};
 pub use messaging::{

@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kollacfg_api::{
     AnyResource, BaseRef, ConfigOverride, ErlangVmArgs, FragmentStatus, KollaConfig,
     KollaConfigStatus, NovaComputePolicy, NovaVifPolicy, OsloMessagingPolicy, OutputKind,
     RabbitListenerPolicy, RabbitPolicy, RolloutRef, WorkloadKind, WorkloadRollout, API_VERSION,
 };
-use kube::api::{ApiResource, DynamicObject, ObjectMeta, Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -241,8 +241,56 @@ pub struct RolloutPlan<'a> {
     pub version: Option<(&'a str, OutputKind)>,
     /// What was rolled out last time (`status.rollout`).
     pub previous: &'a [WorkloadRollout],
-    /// The KollaConfig (whose version names are recognised).
+    /// The KollaConfig (whose version names are recognised, whose rollout may be paused).
     pub target: &'a KollaConfig,
+}
+
+/// What to do with one rollout workload, decided from the workload as read (pure).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// It does not exist.
+    Missing,
+    /// Its template carries the current hash (and version): follow its progress.
+    Current {
+        /// The version its template mounts (versioned mode).
+        mounted: Option<String>,
+    },
+    /// Rolled back by hand after kollacfg rolled the current hash out to it: left alone.
+    RolledBack {
+        /// The version its template mounts.
+        mounted: Option<String>,
+    },
+    /// `spec.rolloutPolicy.paused`: its template stays on an older output.
+    Held {
+        /// The version its template mounts (versioned mode).
+        mounted: Option<String>,
+    },
+    /// Its template is to be moved to the current hash (and version).
+    Move {
+        /// The volume to point at the version: (volume name, version, output kind).
+        volume: Option<(String, String, OutputKind)>,
+        /// The version its template mounts now (versioned mode).
+        mounted: Option<String>,
+    },
+}
+
+/// One rollout workload as read: its entry, the object (`None`: not found) and the step
+/// decided for it.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// The `spec.rollout` entry.
+    pub entry: RolloutRef,
+    /// The workload as read, as JSON.
+    pub object: Option<serde_json::Value>,
+    /// What to do with it.
+    pub step: Step,
+}
+
+impl Workload {
+    /// `Kind/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.entry.kind.as_str(), self.entry.name)
+    }
 }
 
 /// What a rollout pass did.
@@ -253,10 +301,6 @@ pub struct RolloutOutcome {
     /// `Kind/name` of each workload left on an older version because it was rolled back
     /// (`kubectl rollout undo`) after kollacfg rolled the current one out.
     pub rolled_back: Vec<String>,
-    /// What each workload now carries (the new `status.rollout`).
-    pub records: Vec<WorkloadRollout>,
-    /// Problems with the rollout entries (a workload not found, a volume missing).
-    pub warnings: Vec<String>,
     /// Each workload as read (before any change), for what refers to old versions.
     pub workloads: Vec<(RolloutRef, serde_json::Value)>,
 }
@@ -311,107 +355,187 @@ pub fn rollout_patch(
     })
 }
 
-/// Sets `kollacfg.dev/config-hash` on each workload's pod template where it differs (and, in
-/// versioned mode, points the entry's volume at the new version), as an apply that sets nothing
-/// else. A workload that does not exist is skipped with a warning. In versioned mode a
-/// workload rolled back after kollacfg rolled the current hash out to it is left alone until
-/// the next change.
-pub async fn annotate_workloads(
+/// Reads each workload of `rollout` (a workload that does not exist is `None`).
+pub async fn read_workloads(
     client: &Client,
     namespace: &str,
     rollout: &[RolloutRef],
-    plan: &RolloutPlan<'_>,
-) -> Result<RolloutOutcome> {
-    let mut outcome = RolloutOutcome::default();
+) -> Result<Vec<(RolloutRef, Option<serde_json::Value>)>> {
+    let mut read = Vec::with_capacity(rollout.len());
     for workload in rollout {
         let kind = workload.kind.as_str();
-        let id = format!("{kind}/{}", workload.name);
-        let object = format!("{namespace}/{}", workload.name);
-        let previous = plan
-            .previous
-            .iter()
-            .find(|r| r.kind == kind && r.name == workload.name);
-        let api = workload_api(client, namespace, workload.kind);
-        let current = api
+        let current = workload_api(client, namespace, workload.kind)
             .get_opt(&workload.name)
             .await
             .map_err(|source| Error::ReadWorkload {
                 kind,
-                object: object.clone(),
+                object: format!("{namespace}/{}", workload.name),
                 source,
             })?;
-        let Some(current) = current else {
-            tracing::warn!(kind, object, "rollout workload not found; skipped");
-            outcome.warnings.push(format!("{id} not found"));
-            outcome.records.extend(previous.cloned());
-            continue;
-        };
-        let data = serde_json::to_value(&current.data).unwrap_or_default();
-        outcome.workloads.push((workload.clone(), data.clone()));
-        let template = &data["spec"]["template"];
-        let annotation = template["metadata"]["annotations"][ANNOTATION_CONFIG_HASH].as_str();
-        // Versioned mode: the volume to point, and the version its template mounts now.
-        let mut volume = None;
-        let mut mounted = None;
-        if let Some((version, output_kind)) = plan.version {
-            match &workload.volume {
-                None => outcome.warnings.push(format!(
-                    "{id} has no volume: its pods mount no version of the output"
-                )),
-                Some(name) => match template_volume(&template["spec"], name, output_kind) {
-                    None => outcome.warnings.push(format!(
-                        "{id}: its pod template has no {} volume named {name}",
-                        if output_kind == OutputKind::Secret {
-                            "secret"
-                        } else {
-                            "configMap"
-                        }
-                    )),
-                    Some(now) => {
-                        mounted = now.map(str::to_string);
-                        volume = Some((name.as_str(), version, output_kind));
+        let object = current.map(|c| serde_json::to_value(&c).unwrap_or_default());
+        read.push((workload.clone(), object));
+    }
+    Ok(read)
+}
+
+/// Decides the step of each workload as read (pure), and collects the warnings about the
+/// rollout entries: a workload not found; in versioned mode an entry without a volume or
+/// whose volume its template lacks.
+pub fn plan_steps(
+    read: Vec<(RolloutRef, Option<serde_json::Value>)>,
+    plan: &RolloutPlan<'_>,
+    warnings: &mut Vec<String>,
+) -> Vec<Workload> {
+    read.into_iter()
+        .map(|(entry, object)| {
+            let step = step(&entry, object.as_ref(), plan, warnings);
+            Workload {
+                entry,
+                object,
+                step,
+            }
+        })
+        .collect()
+}
+
+fn step(
+    workload: &RolloutRef,
+    object: Option<&serde_json::Value>,
+    plan: &RolloutPlan<'_>,
+    warnings: &mut Vec<String>,
+) -> Step {
+    let kind = workload.kind.as_str();
+    let id = format!("{kind}/{}", workload.name);
+    let Some(data) = object else {
+        warnings.push(format!("{id} not found"));
+        return Step::Missing;
+    };
+    let template = &data["spec"]["template"];
+    let annotation = template["metadata"]["annotations"][ANNOTATION_CONFIG_HASH].as_str();
+    // Versioned mode: the volume to point, and the version its template mounts now.
+    let mut volume = None;
+    let mut mounted = None;
+    if let Some((version, output_kind)) = plan.version {
+        match &workload.volume {
+            None => warnings.push(format!(
+                "{id} has no volume: its pods mount no version of the output"
+            )),
+            Some(name) => match template_volume(&template["spec"], name, output_kind) {
+                None => warnings.push(format!(
+                    "{id}: its pod template has no {} volume named {name}",
+                    if output_kind == OutputKind::Secret {
+                        "secret"
+                    } else {
+                        "configMap"
                     }
-                },
+                )),
+                Some(now) => {
+                    mounted = now.map(str::to_string);
+                    volume = Some((name.clone(), version.to_string(), output_kind));
+                }
+            },
+        }
+    }
+    let on_a_version = mounted
+        .as_deref()
+        .is_some_and(|m| crate::versions::is_version_name(plan.target, m));
+    if annotation == Some(plan.hash) && (volume.is_none() || on_a_version) {
+        return Step::Current { mounted };
+    }
+    let previous = plan
+        .previous
+        .iter()
+        .find(|r| r.kind == kind && r.name == workload.name);
+    let rolled_back = plan.version.is_some()
+        && annotation.is_some()
+        && on_a_version
+        && previous.is_some_and(|p| p.config_hash.as_deref() == Some(plan.hash));
+    if rolled_back {
+        return Step::RolledBack { mounted };
+    }
+    if plan.target.spec.paused() {
+        return Step::Held { mounted };
+    }
+    Step::Move { volume, mounted }
+}
+
+/// Whether some workload's template is to change (a restart is coming).
+pub fn restart_due(workloads: &[Workload]) -> bool {
+    workloads
+        .iter()
+        .any(|w| matches!(w.step, Step::Move { .. }))
+}
+
+/// Moves each workload whose step is [`Step::Move`]: sets `kollacfg.dev/config-hash` on its
+/// pod template (and, in versioned mode, points the entry's volume at the new version), as an
+/// apply that sets nothing else. Returns what was done; the records are the caller's.
+pub async fn move_workloads(
+    client: &Client,
+    namespace: &str,
+    workloads: &[Workload],
+    plan: &RolloutPlan<'_>,
+) -> Result<RolloutOutcome> {
+    let mut outcome = RolloutOutcome::default();
+    for workload in workloads {
+        let kind = workload.entry.kind.as_str();
+        let name = &workload.entry.name;
+        let object = format!("{namespace}/{name}");
+        if let Some(data) = &workload.object {
+            outcome
+                .workloads
+                .push((workload.entry.clone(), data.clone()));
+        }
+        match &workload.step {
+            Step::Missing => tracing::warn!(kind, object, "rollout workload not found; skipped"),
+            Step::RolledBack { .. } => {
+                tracing::info!(kind, object, "rolled back by hand; left on its version");
+                outcome.rolled_back.push(workload.id());
+            }
+            Step::Current { .. } | Step::Held { .. } => {}
+            Step::Move { volume, .. } => {
+                let volume = volume
+                    .as_ref()
+                    .map(|(v, version, k)| (v.as_str(), version.as_str(), *k));
+                let patch = rollout_patch(kind, name, namespace, plan.hash, volume);
+                workload_api(client, namespace, workload.entry.kind)
+                    .patch(name, &ssa(), &Patch::Apply(patch))
+                    .await
+                    .map_err(|source| Error::AnnotateWorkload {
+                        kind,
+                        object: object.clone(),
+                        source,
+                    })?;
+                let version = volume.map(|(_, v, _)| v);
+                tracing::info!(kind, object, hash = plan.hash, version, "rollout started");
+                outcome.annotated.push(workload.id());
             }
         }
-        let on_a_version = mounted
-            .as_deref()
-            .is_some_and(|m| crate::versions::is_version_name(plan.target, m));
-        let up_to_date = annotation == Some(plan.hash) && (volume.is_none() || on_a_version);
-        let record = |version: Option<String>| WorkloadRollout {
-            kind: kind.to_string(),
-            name: workload.name.clone(),
-            config_hash: Some(plan.hash.to_string()),
-            version,
-        };
-        if up_to_date {
-            outcome.records.push(record(mounted));
-            continue;
-        }
-        let rolled_back = plan.version.is_some()
-            && annotation.is_some()
-            && on_a_version
-            && previous.is_some_and(|p| p.config_hash.as_deref() == Some(plan.hash));
-        if rolled_back {
-            tracing::info!(kind, object, "rolled back by hand; left on its version");
-            outcome.rolled_back.push(id);
-            outcome.records.extend(previous.cloned());
-            continue;
-        }
-        let patch = rollout_patch(kind, &workload.name, namespace, plan.hash, volume);
-        api.patch(&workload.name, &ssa(), &Patch::Apply(patch))
-            .await
-            .map_err(|source| Error::AnnotateWorkload {
-                kind,
-                object: object.clone(),
-                source,
-            })?;
-        let version = volume.map(|(_, v, _)| v.to_string()).or(mounted);
-        tracing::info!(kind, object, hash = plan.hash, version, "rollout annotated");
-        outcome.annotated.push(id);
-        outcome.records.push(record(version));
     }
     Ok(outcome)
+}
+
+/// The pods of `workload` (by its selector), as JSON; none without a selector.
+pub async fn workload_pods(
+    client: &Client,
+    namespace: &str,
+    workload: &Workload,
+) -> Result<Vec<serde_json::Value>> {
+    let Some(selector) = workload.object.as_ref().and_then(crate::versions::selector) else {
+        return Ok(Vec::new());
+    };
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::ReadWorkload {
+            kind: "Pod",
+            object: format!("{namespace}/{}", workload.entry.name),
+            source,
+        })?;
+    Ok(pods
+        .items
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap_or_default())
+        .collect())
 }
 
 /// Writes the KollaConfig's status when it differs from the stored one. Returns whether it

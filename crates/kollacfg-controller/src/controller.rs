@@ -18,7 +18,7 @@ use crate::build::{self, Inputs, FIELD_MANAGER};
 use crate::error::{Error, Result};
 use crate::metrics::{BrokerRequests, Metrics};
 use crate::stores::Stores;
-use crate::{apply, broker, conditions, events, versions};
+use crate::{apply, broker, conditions, events, rollout, versions};
 
 /// How often a rendered KollaConfig is checked again without any change (drift of the output
 /// is also caught by the output watch). Such a pass writes nothing when nothing changed.
@@ -28,6 +28,12 @@ pub const RESYNC: Duration = Duration::from_secs(600);
 /// `spec.rabbitmq.management` is reconciled without a change, which reads the broker's policies
 /// again (one GET) and repairs a policy changed or deleted by hand.
 pub const BROKER_RESYNC: Duration = Duration::from_secs(60);
+
+/// The default of `--settle`: how long a change that restarts workloads must stay the same
+/// before it is written. `kubectl apply -f DIR` and an Argo CD sync send their objects back to
+/// back, milliseconds apart; two seconds covers such a burst on a loaded API server and is
+/// little beside the restart it saves.
+pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// How long one reconcile may take before it is abandoned as failed (and retried with backoff),
 /// so that a hung API call never blocks a KollaConfig for good.
@@ -95,6 +101,11 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// How often a KollaConfig with a live broker is reconciled without a change.
     pub broker_resync: Duration,
+    /// How long a change that restarts workloads (or a target's first output) must stay the
+    /// same before it is written: a burst of edits gives one restart.
+    pub settle: Duration,
+    /// Per KollaConfig: the content hash of the change settling and when it was first seen.
+    settling: Mutex<HashMap<ObjectRef<KollaConfig>, (String, Instant)>>,
 }
 
 impl Context {
@@ -108,6 +119,34 @@ impl Context {
             clock: || Time(Timestamp::now()),
             metrics: Arc::default(),
             broker_resync: BROKER_RESYNC,
+            settle: SETTLE,
+            settling: Mutex::default(),
+        }
+    }
+
+    /// `None` when the change of `key` to content `hash` has stayed the same for
+    /// [`Context::settle`] (it may be written now); otherwise how long to wait before looking
+    /// again. A different hash starts the wait over.
+    pub fn settle_wait(&self, key: &ObjectRef<KollaConfig>, hash: &str) -> Option<Duration> {
+        if self.settle.is_zero() {
+            return None;
+        }
+        let mut settling = self.settling.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match settling.get(key) {
+            Some((seen, since)) if seen == hash => {
+                let elapsed = now.saturating_duration_since(*since);
+                if elapsed >= self.settle {
+                    settling.remove(key);
+                    None
+                } else {
+                    Some(self.settle - elapsed)
+                }
+            }
+            _ => {
+                settling.insert(key.clone(), (hash.to_string(), now));
+                Some(self.settle)
+            }
         }
     }
 }
@@ -171,20 +210,6 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         base,
         now: (ctx.clock)(),
     });
-    // Versioned mode: the rollout warning stays until a pass rolls out again.
-    if kc.spec.output.versioned {
-        let previous = kc.status.clone().unwrap_or_default();
-        built.status.conditions.extend(
-            previous
-                .conditions
-                .into_iter()
-                .filter(|c| c.type_ == kollacfg_api::CONDITION_ROLLOUT_WARNING),
-        );
-        built
-            .status
-            .conditions
-            .sort_by(|a, b| a.type_.cmp(&b.type_));
-    }
     // Apply: the output first, then the workloads that read it, then the live broker.
     let mut writes = Writes::default();
     let mut output_written = false;
@@ -202,19 +227,27 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         )
         .await
         {
-            Ok((written, workloads, failure)) => {
-                output_written = written;
-                annotated = workloads;
-                broker_failure = failure;
+            Ok(Applied {
+                settling: Some(wait),
+                ..
+            }) => return Ok((Action::requeue(wait), writes)),
+            Ok(applied) => {
+                output_written = applied.written;
+                annotated = applied.annotated;
+                broker_failure = applied.broker_failure;
             }
             Err(e) => {
                 report_write_failure(kc, ctx, &e).await;
                 return Err(e);
             }
         }
-    } else if broker::enabled(kc) {
-        // Nothing rendered: the broker was not touched, its conditions stay as they were.
-        carry_broker_conditions(kc, &fragments, &mut built);
+    } else {
+        // Nothing rendered: the workloads were not moved, their records stay as they were.
+        carry_rollout(kc, &mut built);
+        if broker::enabled(kc) {
+            // The broker was not touched either: its conditions stay as they were.
+            carry_broker_conditions(kc, &fragments, &mut built);
+        }
     }
     // Status.
     if apply::write_target_status(&ctx.client, kc, &built.status).await? {
@@ -258,18 +291,36 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
             message,
         });
     }
-    let resync = if broker::enabled(kc) {
+    let mut resync = if broker::enabled(kc) {
         ctx.broker_resync
     } else {
         RESYNC
     };
+    if rollout::under_way(&built.status.rollout) {
+        // Follow the rollout's progress (the workloads are not watched).
+        resync = resync.min(rollout::POLL);
+    }
     Ok((Action::requeue(resync), writes))
 }
 
-/// Writes the output and the rollout annotations and, with `spec.rabbitmq.management`, syncs
-/// the broker and puts its conditions into `built`'s statuses. Returns whether the output was
-/// written, the workloads annotated, and why the broker could not be synced (reason, message)
-/// when it could not.
+/// What [`apply_and_sync`] did.
+#[derive(Debug, Default)]
+struct Applied {
+    /// The output was written.
+    written: bool,
+    /// `Kind/name` of each workload whose template was changed.
+    annotated: Vec<String>,
+    /// Why the broker could not be synced (reason, message), when it could not.
+    broker_failure: Option<(&'static str, String)>,
+    /// A change that would restart workloads (or a first render) is still settling: nothing
+    /// was written; look again after this long.
+    settling: Option<Duration>,
+}
+
+/// Writes the output and moves the rollout workloads to it and, with
+/// `spec.rabbitmq.management`, syncs the broker and puts its conditions into `built`'s
+/// statuses. A change that would restart workloads, or a target's first output, is written
+/// only once it has stayed the same for `ctx.settle` (a burst of edits gives one restart).
 async fn apply_and_sync(
     kc: &KollaConfig,
     fragments: &[AnyResource],
@@ -278,7 +329,7 @@ async fn apply_and_sync(
     built: &mut build::Built,
     mut output: build::DesiredOutput,
     writes: &mut Writes,
-) -> Result<(bool, Vec<String>, Option<(&'static str, String)>)> {
+) -> Result<Applied> {
     let files = output.files();
     let stored = apply::read_output(&ctx.client, &output).await?;
     let versioned = kc.spec.output.versioned;
@@ -292,6 +343,36 @@ async fn apply_and_sync(
     let published = stored
         .clone()
         .or_else(|| versions.first().map(|v| v.object.clone()));
+    // The rollout workloads as read, and what each is to do.
+    let previous_records = kc.status.as_ref().map_or(&[][..], |s| s.rollout.as_slice());
+    let mut warnings = Vec::new();
+    let workloads = match &built.rollout_hash {
+        Some(hash) => {
+            let read = apply::read_workloads(&ctx.client, namespace, &kc.spec.rollout).await?;
+            let plan = apply::RolloutPlan {
+                hash,
+                version: versioned.then(|| (output.name(), kc.spec.output.kind)),
+                previous: previous_records,
+                target: kc,
+            };
+            apply::plan_steps(read, &plan, &mut warnings)
+        }
+        None => Vec::new(),
+    };
+    if apply::output_needs_write(stored.as_ref(), &output)
+        && (apply::restart_due(&workloads) || published.is_none())
+    {
+        if let Some(wait) = ctx.settle_wait(&ObjectRef::from_obj(kc), output.content_hash()) {
+            tracing::debug!(
+                wait_ms = wait.as_millis(),
+                "change settling before it is written"
+            );
+            return Ok(Applied {
+                settling: Some(wait),
+                ..Applied::default()
+            });
+        }
+    }
     let management = build::management(kc).cloned();
     let pending = match &management {
         Some(_) => {
@@ -310,32 +391,83 @@ async fn apply_and_sync(
         writes.output += 1;
         ctx.metrics.write(output.kind(), "apply");
     }
-    let mut annotated = Vec::new();
-    if let Some(hash) = &built.rollout_hash {
-        let previous = kc.status.as_ref().map_or(&[][..], |s| s.rollout.as_slice());
+    let mut applied = Applied {
+        written,
+        ..Applied::default()
+    };
+    if let Some(hash) = built.rollout_hash.clone() {
         let plan = apply::RolloutPlan {
-            hash,
+            hash: &hash,
             version: versioned.then(|| (output.name(), kc.spec.output.kind)),
-            previous,
+            previous: previous_records,
             target: kc,
         };
-        let outcome =
-            apply::annotate_workloads(&ctx.client, namespace, &kc.spec.rollout, &plan).await?;
-        annotated = outcome.annotated.clone();
-        writes.workloads = annotated.len();
-        for workload in &annotated {
+        let outcome = apply::move_workloads(&ctx.client, namespace, &workloads, &plan).await?;
+        applied.annotated = outcome.annotated.clone();
+        writes.workloads = outcome.annotated.len();
+        for workload in &outcome.annotated {
             let kind = workload.split('/').next().unwrap_or_default();
             ctx.metrics.write(kind, "annotation");
         }
+        // Where each workload stands now.
+        let before = |mounted: Option<&str>| match mounted {
+            Some(name) => versions
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.object.files()),
+            None => stored.as_ref().map(|s| s.files()),
+        };
+        let mut records = Vec::with_capacity(workloads.len());
+        for workload in &workloads {
+            let pods = match (&workload.step, &workload.object) {
+                (apply::Step::Current { .. }, Some(object))
+                    if !rollout::progress(workload.entry.kind, object).complete =>
+                {
+                    apply::workload_pods(&ctx.client, namespace, workload).await?
+                }
+                _ => Vec::new(),
+            };
+            records.push(rollout::record(
+                workload,
+                &plan,
+                &pods,
+                &files,
+                &before,
+                &(ctx.clock)(),
+            ));
+        }
+        if !kc.spec.rollout.is_empty() {
+            let version = if versioned {
+                output.name().to_string()
+            } else {
+                rollout::short(&hash)
+            };
+            let previous = kc
+                .status
+                .as_ref()
+                .map_or(&[][..], |s| s.conditions.as_slice());
+            conditions::merge(
+                &mut built.status.conditions,
+                vec![rollout::rolled_out(&records, &version)],
+                &[],
+                previous,
+                kc.metadata.generation,
+                &(ctx.clock)(),
+            );
+        }
+        ctx.metrics.set_rollout(
+            &format!("{namespace}/{}", kc.name_any()),
+            records.iter().filter_map(|r| r.state).collect(),
+        );
+        built.status.rollout = records;
         if versioned {
             built.status.output_version = Some(output.name().to_string());
-            built.status.rollout = outcome.records.clone();
-            put_rollout_warnings(kc, built, &outcome.warnings, &(ctx.clock)());
+            put_rollout_warnings(kc, built, &warnings, &(ctx.clock)());
             collect_versions(kc, ctx, &versions, output.name(), &outcome).await?;
         }
     }
     let Some(management) = management else {
-        return Ok((written, annotated, None));
+        return Ok(applied);
     };
     let client = broker::config(&ctx.client, namespace, &management)
         .await?
@@ -377,12 +509,12 @@ async fn apply_and_sync(
         }
     }
     put_broker_conditions(kc, fragments, built, &management, &pass, &(ctx.clock)());
-    let failure = pass
+    applied.broker_failure = pass
         .result
         .as_ref()
         .err()
         .map(|e| (e.reason(), e.to_string()));
-    Ok((written, annotated, failure))
+    Ok(applied)
 }
 
 /// Puts `BrokerSynced` (and `InsecureBroker`), `status.broker` and each deciding
@@ -438,6 +570,25 @@ fn stored_conditions<'a>(
         .iter()
         .find(|f| f.kind() == id.kind && f.metadata().name.as_deref() == Some(id.name.as_str()))
         .map_or(&[], build::fragment_previous)
+}
+
+/// With nothing rendered, the workloads were not moved: what `status` said of them (the
+/// records, the `RolledOut` and `RolloutWarning` conditions, the newest version) stays.
+fn carry_rollout(kc: &KollaConfig, built: &mut build::Built) {
+    let previous = kc.status.clone().unwrap_or_default();
+    conditions::merge(
+        &mut built.status.conditions,
+        Vec::new(),
+        &[
+            kollacfg_api::CONDITION_ROLLED_OUT,
+            kollacfg_api::CONDITION_ROLLOUT_WARNING,
+        ],
+        &previous.conditions,
+        kc.metadata.generation,
+        &Time(Timestamp::UNIX_EPOCH),
+    );
+    built.status.rollout = previous.rollout;
+    built.status.output_version = previous.output_version;
 }
 
 /// With nothing rendered, the broker was not touched: its conditions (on the KollaConfig and

@@ -6,8 +6,9 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kollacfg_api::{
-    AnyResource, KollaConfig, API_VERSION, CONDITION_BROKER_SYNCED, CONDITION_CONFLICTED,
-    CONDITION_HOST_SPECIFIC_VALUE, CONDITION_INVALID, CONDITION_LIVE, CONDITION_READY,
+    AnyResource, KollaConfig, RolloutState, WorkloadRollout, API_VERSION, CONDITION_BROKER_SYNCED,
+    CONDITION_CONFLICTED, CONDITION_HOST_SPECIFIC_VALUE, CONDITION_INVALID, CONDITION_LIVE,
+    CONDITION_READY,
 };
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::Resource;
@@ -42,6 +43,67 @@ fn fragment_ref(fragment: &AnyResource) -> ObjectReference {
 
 fn find<'a>(list: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     list.iter().find(|c| c.type_ == type_)
+}
+
+/// The events of the rollout records: a rollout started (from which output to which, the
+/// files that changed), completed, stuck (a warning naming why), rolled back by hand.
+fn rollout_notices(kc: &KollaConfig, built: &Built, annotated: &[String]) -> Vec<Notice> {
+    let regarding = kc.object_ref(&());
+    let before = kc.status.as_ref().map_or(&[][..], |s| s.rollout.as_slice());
+    let label = |r: &WorkloadRollout| {
+        r.version
+            .clone()
+            .or_else(|| r.config_hash.as_deref().map(crate::rollout::short))
+            .unwrap_or_else(|| "no kollacfg output".to_string())
+    };
+    let mut out = Vec::new();
+    for after in &built.status.rollout {
+        let id = format!("{}/{}", after.kind, after.name);
+        let was = before
+            .iter()
+            .find(|r| r.kind == after.kind && r.name == after.name);
+        let notice = |warning: bool, reason: &str, note: String| Notice {
+            regarding: regarding.clone(),
+            warning,
+            reason: reason.to_string(),
+            note,
+        };
+        if annotated.contains(&id) {
+            let from = was.map_or_else(|| "no kollacfg output".to_string(), label);
+            let files = if after.changed_files.is_empty() {
+                "no file changed".to_string()
+            } else {
+                format!("files changed: {}", after.changed_files.join(", "))
+            };
+            out.push(notice(
+                false,
+                "RolloutStarted",
+                format!("{id}: from {from} to {}; {files}", label(after)),
+            ));
+            continue;
+        }
+        let changed = was.map(|w| w.state) != Some(after.state)
+            || was.and_then(|w| w.config_hash.as_ref()) != after.config_hash.as_ref();
+        if !changed {
+            continue;
+        }
+        let message = after.message.clone().unwrap_or_default();
+        match after.state {
+            Some(RolloutState::Complete) => out.push(notice(
+                false,
+                "RolloutComplete",
+                format!("{id}: every pod runs {} and is ready", label(after)),
+            )),
+            Some(RolloutState::Stuck) => {
+                out.push(notice(true, "RolloutStuck", format!("{id}: {message}")));
+            }
+            Some(RolloutState::RolledBack) => {
+                out.push(notice(false, "RolledBack", format!("{id}: {message}")));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The events a reconcile's outcome calls for. `output_written` and `annotated` (workload
@@ -97,14 +159,7 @@ pub fn notices(
             ),
         });
     }
-    for workload in annotated {
-        out.push(Notice {
-            regarding: regarding.clone(),
-            warning: false,
-            reason: "RolloutTriggered".to_string(),
-            note: format!("{workload}: pod template annotated with the new config hash"),
-        });
-    }
+    out.extend(rollout_notices(kc, built, annotated));
     for (id, status) in &built.fragments {
         let Some(fragment) = fragments
             .iter()

@@ -119,15 +119,11 @@ pub fn context(fragments: &[AnyResource]) -> (Arc<Context>, ApiServerVerifier) {
         };
     }
     crate::stores::for_fragment_kinds!(done);
-    let ctx = Context {
-        recorder: kube::runtime::events::Recorder::new(client.clone(), "kollacfg".into()),
-        client,
-        stores,
-        backoff: Backoff::default(),
-        clock,
-        metrics: Arc::default(),
-        broker_resync: crate::controller::BROKER_RESYNC,
-    };
+    let mut ctx = Context::new(client, stores);
+    ctx.backoff = Backoff::default();
+    ctx.clock = clock;
+    // Each pass of these tests is one reconcile: a change is written at once.
+    ctx.settle = std::time::Duration::ZERO;
     (Arc::new(ctx), verifier)
 }
 

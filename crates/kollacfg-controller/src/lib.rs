@@ -15,6 +15,7 @@ pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod orphans;
+pub mod rollout;
 pub mod runtime;
 pub mod stores;
 pub mod telemetry;

@@ -1,13 +1,18 @@
 //! Prometheus metrics: reconciles, failures by reason (the error variant's name), reconcile
 //! duration, and API writes by kind. Rendered in the text format for `/metrics`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use kollacfg_api::RolloutState;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -44,6 +49,13 @@ pub struct BrokerRequestLabel {
     pub code: String,
 }
 
+/// Label of the rollout gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// A [`RolloutState`]'s name.
+    pub state: String,
+}
+
 /// The controller's metrics and its readiness.
 pub struct Metrics {
     registry: Registry,
@@ -63,6 +75,10 @@ pub struct Metrics {
     pub broker_sync_duration: Histogram,
     /// Policies written back after they were changed or deleted in the broker by hand.
     pub broker_policies_restored: Counter,
+    /// Rollout workloads by state, over every KollaConfig.
+    pub rollout_workloads: Family<StateLabel, Gauge>,
+    /// The states of each KollaConfig's workloads (`namespace/name`), summed into the gauge.
+    rollout_states: Mutex<HashMap<String, Vec<RolloutState>>>,
     ready: AtomicBool,
 }
 
@@ -77,6 +93,7 @@ impl Default for Metrics {
         let broker_requests = Family::<BrokerRequestLabel, Counter>::default();
         let broker_sync_duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let broker_policies_restored = Counter::default();
+        let rollout_workloads = Family::<StateLabel, Gauge>::default();
         let mut registry = Registry::with_prefix("kollacfg");
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
@@ -114,6 +131,11 @@ impl Default for Metrics {
             "Policies written back after they were changed or deleted in the broker by hand",
             broker_policies_restored.clone(),
         );
+        registry.register(
+            "rollout_workloads",
+            "Rollout workloads of all KollaConfigs, by rollout state",
+            rollout_workloads.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -124,6 +146,8 @@ impl Default for Metrics {
             broker_requests,
             broker_sync_duration,
             broker_policies_restored,
+            rollout_workloads,
+            rollout_states: Mutex::default(),
             ready: AtomicBool::new(false),
         }
     }
@@ -171,6 +195,28 @@ impl Metrics {
                 kind: kind.to_string(),
             })
             .inc();
+    }
+
+    /// Records the states of the rollout workloads of KollaConfig `target` (`namespace/name`;
+    /// none: it is gone) and sets the gauge to the sums over every KollaConfig.
+    pub fn set_rollout(&self, target: &str, states: Vec<RolloutState>) {
+        let mut all = self
+            .rollout_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if states.is_empty() {
+            all.remove(target);
+        } else {
+            all.insert(target.to_string(), states);
+        }
+        for state in RolloutState::ALL {
+            let count = all.values().flatten().filter(|s| **s == state).count();
+            self.rollout_workloads
+                .get_or_create(&StateLabel {
+                    state: state.as_str().to_string(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 
     /// Records a reconcile's duration.
@@ -227,5 +273,35 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn the_rollout_gauge_sums_the_states_of_every_target() {
+        let m = Metrics::default();
+        m.set_rollout("a/x", vec![RolloutState::Complete, RolloutState::Stuck]);
+        m.set_rollout("b/y", vec![RolloutState::Complete]);
+        let text = m.render();
+        assert!(
+            text.contains("kollacfg_rollout_workloads{state=\"Complete\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kollacfg_rollout_workloads{state=\"Stuck\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kollacfg_rollout_workloads{state=\"Paused\"} 0"),
+            "{text}"
+        );
+        m.set_rollout("a/x", Vec::new());
+        let text = m.render();
+        assert!(
+            text.contains("kollacfg_rollout_workloads{state=\"Stuck\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kollacfg_rollout_workloads{state=\"Complete\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -48,12 +48,16 @@ fn base_secret() -> Value {
     serde_json::to_value(secret).unwrap()
 }
 
+/// The StatefulSet, its template carrying `annotation`; its controller has rolled that
+/// template out to its one pod, which is ready.
 fn statefulset(annotation: Option<&str>) -> Value {
     let annotations = annotation.map_or(json!({}), |h| json!({ ANNOTATION_CONFIG_HASH: h }));
     json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
-           "metadata": {"name": "rabbitmq", "namespace": "openstack"},
-           "spec": {"selector": {}, "serviceName": "rabbitmq",
-                    "template": {"metadata": {"annotations": annotations}}}})
+           "metadata": {"name": "rabbitmq", "namespace": "openstack", "generation": 2},
+           "spec": {"selector": {}, "serviceName": "rabbitmq", "replicas": 1,
+                    "template": {"metadata": {"annotations": annotations}}},
+           "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+                      "readyReplicas": 1, "currentRevision": "r2", "updateRevision": "r2"}})
 }
 
 /// The engine's files for the test world, as the CLI would render them.
@@ -132,9 +136,9 @@ async fn first_pass() -> (Vec<Seen>, Value) {
     let script = vec![
         Step::new(Method::GET, BASE_URI, 200, base_secret()),
         Step::new(Method::GET, OUTPUT_URI, 404, status_body(404, "NotFound")),
+        Step::new(Method::GET, STS_URI, 200, statefulset(None)),
         // The mock answers an apply with an empty Secret; only requests are checked.
         Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
-        Step::new(Method::GET, STS_URI, 200, statefulset(None)),
         Step::new(
             Method::PATCH,
             &format!("{STS_URI}{SSA}"),
@@ -174,7 +178,8 @@ async fn first_pass() -> (Vec<Seen>, Value) {
     ] {
         assert!(metrics.contains(line), "no {line} in {metrics}");
     }
-    assert_eq!(action, Action::requeue(RESYNC));
+    // The rollout is followed until it completes.
+    assert_eq!(action, Action::requeue(crate::rollout::POLL));
     assert_eq!(
         writes,
         Writes {
@@ -185,7 +190,7 @@ async fn first_pass() -> (Vec<Seen>, Value) {
             broker: 0,
         }
     );
-    let output = seen[2].body.clone();
+    let output = seen[3].body.clone();
     (seen, output)
 }
 
@@ -211,6 +216,16 @@ async fn first_pass_applies_the_output_the_rollout_and_the_statuses() {
                "spec": {"template": {"metadata": {"annotations": {ANNOTATION_CONFIG_HASH: hash}}}}})
     );
     let status = &seen[5].body;
+    let rolled_out = &status["status"]["conditions"][2];
+    assert_eq!(rolled_out["type"], "RolledOut");
+    assert_eq!(rolled_out["status"], "False");
+    assert_eq!(rolled_out["reason"], "Progressing");
+    let record = &status["status"]["rollout"][0];
+    assert_eq!(record["kind"], "StatefulSet");
+    assert_eq!(record["configHash"], hash);
+    assert_eq!(record["state"], "Progressing");
+    assert_eq!(record["startedTime"], "2023-11-14T22:13:20Z");
+    assert_eq!(record["changedFiles"], json!(["rabbitmq.conf"]));
     assert_eq!(status["apiVersion"], "kollacfg.dev/v1alpha1");
     assert_eq!(status["kind"], "KollaConfig");
     assert_eq!(status["status"]["observedGeneration"], 3);
@@ -239,8 +254,16 @@ async fn first_pass_applies_the_output_the_rollout_and_the_statuses() {
         [
             ("Normal", "Rendered"),
             ("Normal", "OutputWritten"),
-            ("Normal", "RolloutTriggered")
+            ("Normal", "RolloutStarted")
         ]
+    );
+    assert_eq!(
+        seen[10].body["note"],
+        format!(
+            "StatefulSet/rabbitmq: from no kollacfg output to config hash {}; files changed: \
+             rabbitmq.conf",
+            &hash[..12]
+        )
     );
     for event in &seen[8..] {
         assert_eq!(event.body["regarding"]["kind"], "KollaConfig");
@@ -269,10 +292,41 @@ fn settled_world(seen: &[Seen]) -> (KollaConfig, Vec<AnyResource>) {
     (kc, fragments(&statuses))
 }
 
-#[tokio::test]
-async fn second_pass_over_the_same_world_sends_no_write() {
+/// The world once the first pass's rollout completed (the StatefulSet's controller rolled
+/// the template out): the pass that sees it turns RolledOut True, said once. Returns the
+/// KollaConfig with the status that pass wrote, the fragments and the output.
+async fn rolled_out_world() -> (KollaConfig, Vec<AnyResource>, Value) {
     let (seen, output) = first_pass().await;
     let (kc, frags) = settled_world(&seen);
+    let hash = files_hash(&expected_files());
+    let script = vec![
+        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, OUTPUT_URI, 200, output.clone()),
+        Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
+        Step::new(
+            Method::PATCH,
+            &format!("{KC_URI}/status{SSA}"),
+            200,
+            serde_json::to_value(&kc).unwrap(),
+        ),
+        Step::echo(Method::POST, EVENTS_URI),
+    ];
+    let (result, seen) = pass(kc.clone(), frags.clone(), script).await;
+    let (action, writes) = result.expect("completing pass failed");
+    assert_eq!((writes.statuses, writes.events, writes.output), (1, 1, 0));
+    assert_eq!(action, Action::requeue(RESYNC));
+    let status = &seen[3].body["status"];
+    assert_eq!(status["conditions"][2]["type"], "RolledOut");
+    assert_eq!(status["conditions"][2]["status"], "True");
+    assert_eq!(status["rollout"][0]["state"], "Complete");
+    assert_eq!(status["rollout"][0]["readyReplicas"], 1);
+    assert_eq!(seen[4].body["reason"], "RolloutComplete");
+    (kolla_config(Some(status)), frags, output)
+}
+
+#[tokio::test]
+async fn second_pass_over_the_same_world_sends_no_write() {
+    let (kc, frags, output) = rolled_out_world().await;
     let hash = files_hash(&expected_files());
     let script = vec![
         Step::new(Method::GET, BASE_URI, 200, base_secret()),
@@ -297,8 +351,7 @@ async fn second_pass_over_the_same_world_sends_no_write() {
 
 #[tokio::test]
 async fn hand_edited_output_is_restored_and_nothing_else_is_written() {
-    let (seen, output) = first_pass().await;
-    let (kc, frags) = settled_world(&seen);
+    let (kc, frags, output) = rolled_out_world().await;
     let hash = files_hash(&expected_files());
     let mut edited = output.clone();
     // The annotation is left alone; only the data is changed by hand.
@@ -306,8 +359,8 @@ async fn hand_edited_output_is_restored_and_nothing_else_is_written() {
     let script = vec![
         Step::new(Method::GET, BASE_URI, 200, base_secret()),
         Step::new(Method::GET, OUTPUT_URI, 200, edited),
-        Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
         Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
+        Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
         Step::echo(Method::POST, EVENTS_URI),
     ];
     let (result, seen) = pass(kc, frags, script).await;
@@ -316,7 +369,7 @@ async fn hand_edited_output_is_restored_and_nothing_else_is_written() {
     assert_eq!(writes.events, 1);
     assert_eq!(seen[4].body["reason"], "OutputWritten");
     assert_eq!(writes.statuses + writes.workloads, 0);
-    assert_eq!(seen[2].body, output, "the same apply as the first pass");
+    assert_eq!(seen[3].body, output, "the same apply as the first pass");
 }
 
 #[tokio::test]
@@ -325,6 +378,7 @@ async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
     let script = vec![
         Step::new(Method::GET, BASE_URI, 200, base_secret()),
         Step::new(Method::GET, OUTPUT_URI, 404, status_body(404, "NotFound")),
+        Step::new(Method::GET, STS_URI, 200, statefulset(None)),
         Step::new(
             Method::PATCH,
             &format!("{OUTPUT_URI}{SSA}"),
@@ -351,7 +405,7 @@ async fn conflict_on_apply_is_an_error_and_the_retry_delay_grows() {
     );
     drop(ctx);
     let seen = server.await.unwrap();
-    let status = &seen[3].body["status"];
+    let status = &seen[4].body["status"];
     let degraded = &status["conditions"][0];
     assert_eq!(degraded["type"], "Degraded");
     assert_eq!(degraded["status"], "True");
@@ -460,4 +514,50 @@ async fn an_output_name_taken_by_another_object_is_left_alone() {
             "{message}"
         );
     }
+}
+
+/// A change that would restart workloads waits until it has stayed the same for the settle
+/// window: the passes before read and write nothing; a different change starts the wait over.
+#[tokio::test]
+async fn a_change_that_restarts_workloads_is_written_only_once_it_settles() {
+    let kc = kolla_config(None);
+    let frags = fragments(&BTreeMap::new());
+    let (mut ctx, verifier) = context(&frags);
+    let settle = Duration::from_secs(3600);
+    std::sync::Arc::get_mut(&mut ctx).unwrap().settle = settle;
+    let reads = || {
+        vec![
+            Step::new(Method::GET, BASE_URI, 200, base_secret()),
+            Step::new(Method::GET, OUTPUT_URI, 404, status_body(404, "NotFound")),
+            Step::new(Method::GET, STS_URI, 200, statefulset(None)),
+        ]
+    };
+    let server = tokio::spawn(verifier.run(reads().into_iter().chain(reads()).collect()));
+    let (first, writes) = reconcile_once(&kc, &ctx).await.expect("first pass failed");
+    assert_eq!(first, Action::requeue(settle));
+    assert_eq!(writes, Writes::default());
+    let (second, writes) = reconcile_once(&kc, &ctx).await.expect("second pass failed");
+    assert_eq!(writes, Writes::default());
+    assert_ne!(second, Action::requeue(settle), "the wait started over");
+    assert_ne!(second, Action::requeue(RESYNC));
+    drop(ctx);
+    let seen = server.await.expect("the mocked API server failed");
+    assert!(seen.iter().all(|s| s.method == Method::GET), "{seen:?}");
+}
+
+#[tokio::test]
+async fn the_settle_window_starts_over_when_the_change_changes() {
+    let (mut ctx, _verifier) = context(&fragments(&BTreeMap::new()));
+    let key = ObjectRef::from_obj(&kolla_config(None));
+    let context = std::sync::Arc::get_mut(&mut ctx).unwrap();
+    context.settle = Duration::from_secs(3600);
+    assert_eq!(context.settle_wait(&key, "a"), Some(context.settle));
+    assert!(context.settle_wait(&key, "a").unwrap() <= context.settle);
+    assert_eq!(context.settle_wait(&key, "b"), Some(context.settle));
+    context.settle = Duration::from_millis(1);
+    assert_eq!(context.settle_wait(&key, "c"), Some(context.settle));
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(context.settle_wait(&key, "c"), None, "settled");
+    context.settle = Duration::ZERO;
+    assert_eq!(context.settle_wait(&key, "d"), None, "no window: at once");
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// How often the live broker of a KollaConfig with `spec.rabbitmq.management` is read
     /// again to repair drift (one GET per KollaConfig per period).
     pub broker_resync: std::time::Duration,
+    /// How long a change that restarts workloads (or a target's first output) must stay the
+    /// same before it is written ([`crate::controller::SETTLE`] by default).
+    pub settle: std::time::Duration,
 }
 
 /// Which Lease the replicas compete for.
@@ -279,8 +282,7 @@ async fn run_controllers(
         run_controller(
             client,
             ns,
-            settings.concurrency,
-            settings.broker_resync,
+            settings,
             metrics.clone(),
             filling.clone(),
             shutdown.clone(),
@@ -308,8 +310,7 @@ impl Drop for Tasks {
 async fn run_controller(
     client: &Client,
     ns: Option<&str>,
-    concurrency: u16,
-    broker_resync: std::time::Duration,
+    settings: &Settings,
     metrics: Arc<Metrics>,
     filling: Arc<AtomicUsize>,
     shutdown: watch::Receiver<bool>,
@@ -327,7 +328,7 @@ async fn run_controller(
         ),
         kolla_configs.clone(),
     )
-    .with_config(Config::default().concurrency(concurrency));
+    .with_config(Config::default().concurrency(settings.concurrency));
     let memory = TargetMemory::default();
     macro_rules! watch_fragments {
         ($($kind:ident => $field:ident),*) => {
@@ -369,7 +370,8 @@ async fn run_controller(
 
     let mut context = Context::new(client.clone(), stores.clone());
     context.metrics = metrics.clone();
-    context.broker_resync = broker_resync;
+    context.broker_resync = settings.broker_resync;
+    context.settle = settings.settle;
     let ctx = Arc::new(context);
     let control = async move {
         tracing::info!(namespace = ns.unwrap_or("(all)"), "filling the caches");

@@ -129,6 +129,12 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60, env = "KOLLACFG_BROKER_RESYNC",
               value_parser = clap::value_parser!(u64).range(1..))]
         broker_resync: u64,
+        /// Milliseconds a change that restarts workloads (or a KollaConfig's first output)
+        /// must stay the same before it is written, so that a burst of edits (kubectl apply
+        /// -f DIR, an Argo CD sync) restarts each workload once. 0 writes every change at once.
+        #[arg(long, value_name = "MILLISECONDS", default_value_t = 2000, env = "KOLLACFG_SETTLE_MS",
+              value_parser = clap::value_parser!(u64).range(0..=600_000))]
+        settle_ms: u64,
     },
 }
 
@@ -334,6 +340,7 @@ fn run(command: Command) -> ExitCode {
             lease_namespace,
             lease_name,
             broker_resync,
+            settle_ms,
         } => {
             kollacfg_controller::telemetry::init(match log_format {
                 LogFormat::Text => kollacfg_controller::LogFormat::Text,
@@ -347,6 +354,7 @@ fn run(command: Command) -> ExitCode {
                 concurrency,
                 metrics_addr: Some(metrics_addr),
                 broker_resync: std::time::Duration::from_secs(broker_resync),
+                settle: std::time::Duration::from_millis(settle_ms),
                 leader_election: leader_elect.then_some(kollacfg_controller::LeaderElection {
                     namespace: lease_namespace,
                     name: lease_name,
