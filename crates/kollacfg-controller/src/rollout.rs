@@ -263,8 +263,8 @@ pub fn observe(
         (
             RolloutState::Stuck,
             Some(format!(
-                "no progress for {idle}s (deadline {deadline_seconds}s): {} of {} pods updated, \
-                 {} ready{files}",
+                "no progress for more than {deadline_seconds}s: {} of {} pods updated, {} \
+                 ready{files}",
                 progress.updated, progress.desired, progress.ready
             )),
         )

@@ -17,6 +17,8 @@ mod controller;
 mod delivery;
 #[path = "e2e/node.rs"]
 mod node;
+#[path = "e2e/rollouts.rs"]
+mod rollouts;
 #[path = "e2e/wait.rs"]
 mod wait;
 #[path = "e2e/world.rs"]

@@ -199,11 +199,13 @@ fn progress_resets_the_deadline_and_standing_still_past_it_is_stuck() {
     );
     let third = next(&second, counts(1, 0, false), 156);
     assert_eq!(third.state, Some(RolloutState::Stuck));
+    // Said the same way on every pass after (the status is not rewritten while stuck).
+    assert_eq!(next(&third, counts(1, 0, false), 300), third);
     assert_eq!(
         third.message.as_deref(),
         Some(
-            "no progress for 31s (deadline 30s): 1 of 2 pods updated, 0 ready; files changed \
-             in this revision: rabbitmq.conf"
+            "no progress for more than 30s: 1 of 2 pods updated, 0 ready; files changed in \
+             this revision: rabbitmq.conf"
         )
     );
     // Complete clears it.
