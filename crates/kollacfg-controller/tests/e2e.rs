@@ -1342,6 +1342,23 @@ fn versioned_outputs() {
         .as_str()
         .unwrap()
         .contains("Deployment/ghost not found"));
+    let rolled_out = world::condition(&kc, "RolledOut").expect("RolledOut");
+    assert_eq!(rolled_out["status"], "False");
+    assert_eq!(rolled_out["reason"], "WorkloadNotFound");
+    assert_eq!(
+        rolled_out["message"],
+        "Deployment/ghost: Deployment/ghost not found"
+    );
+    let state = |kc: &Value, name: &str| {
+        kc["status"]["rollout"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| (r["state"].clone(), r["version"].clone()))
+            .unwrap()
+    };
+    assert_eq!(state(&kc, "ghost").0, "Missing");
     // kollacfg owns only the annotation and the volume's secretName of the template.
     let deployment = cluster
         .get("deployment", VERSIONED_NS, "api")
@@ -1391,6 +1408,11 @@ fn versioned_outputs() {
     controller.wait_ready();
     wait_quiet(&controller, Duration::from_secs(3));
     assert_eq!(mounted_version(&cluster), v2, "kollacfg fought the undo");
+    let kc = cluster
+        .get("kollaconfig", VERSIONED_NS, "rabbitmq")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state(&kc, "api"), (json!("RolledBack"), json!(v2)));
 
     // The next change rolls out again.
     cluster.apply(&policy(5));
