@@ -150,6 +150,19 @@ fn wait_synced(cluster: &Cluster, want: &str, reason: &str) -> Value {
     })
 }
 
+/// GETs sent to the broker so far.
+fn broker_gets(controller: &Controller) -> u64 {
+    controller
+        .metrics()
+        .lines()
+        .filter(|l| {
+            l.starts_with("kollacfg_broker_requests_total{") && l.contains("method=\"GET\"")
+        })
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(_, v)| v.parse::<f64>().unwrap_or(0.0) as u64)
+        .sum()
+}
+
 #[test]
 #[ignore = "needs a real kube-apiserver and Debian's rabbitmq-server (tests/run provides them)"]
 fn policies_follow_the_resources_live() {
@@ -216,6 +229,32 @@ fn policies_follow_the_resources_live() {
         p.get("ha-two").is_some_and(|(_, d)| d["ha-params"] == 3)
     });
     assert_eq!(statefulset_hash(&cluster).as_ref(), Some(&first));
+
+    // Nothing changed: the passes of three broker resyncs write nothing (no status, no output,
+    // no policy).
+    let writes = || {
+        (
+            controller.writes(),
+            controller.counter("kollacfg_broker_requests_total") - broker_gets(&controller),
+        )
+    };
+    wait::until("the controller to stop writing", LIMIT, || {
+        let before = writes();
+        std::thread::sleep(Duration::from_secs(10));
+        let after = writes();
+        if before == after {
+            Ok(())
+        } else {
+            Err(format!(
+                "writes (API, broker) went from {before:?} to {after:?} in 10 s"
+            ))
+        }
+    });
+    let gets = broker_gets(&controller);
+    let quiet = writes();
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(writes(), quiet, "a pass over an unchanged world wrote");
+    assert!(broker_gets(&controller) > gets, "no broker resync in 10 s");
 
     // 3. `absent` removes kolla's base ha-all from the broker and from the file.
     cluster.apply(&policy("no-ha-all", "  name: ha-all\n  absent: true\n"));
