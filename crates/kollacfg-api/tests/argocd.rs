@@ -40,6 +40,20 @@ const CONFIG_HASH_ANNOTATION: &str = "kollacfg.dev/config-hash";
 /// The workload kinds a KollaConfig's `spec.rollout` can name (all in group `apps`).
 const WORKLOAD_KINDS: [&str; 3] = ["DaemonSet", "Deployment", "StatefulSet"];
 
+/// The KollaConfig cases of the `RolledOut` condition: one per reason it maps, and the
+/// rolled back workload beside one still moving or paused. A check that ignores `RolledOut`
+/// fails every one of them.
+const ROLLOUT_CASES: [&str; 8] = [
+    "degraded_rollout_stuck_crashloop.yaml",
+    "degraded_rollout_stuck_deadline.yaml",
+    "degraded_workload_not_found.yaml",
+    "progressing_rollout.yaml",
+    "suspended_paused.yaml",
+    "healthy_rolled_back.yaml",
+    "progressing_rolled_back_another_progressing.yaml",
+    "suspended_rolled_back_another_paused.yaml",
+];
+
 /// Argo CD's health statuses.
 const STATUSES: [&str; 6] = [
     "Healthy",
@@ -232,7 +246,12 @@ fn every_sample_is_an_object_of_its_kind_and_is_tested() {
             "{kind}: every sample and only those is tested"
         );
 
-        for status in ["Healthy", "Progressing", "Degraded"] {
+        let mut expected_statuses = vec!["Healthy", "Progressing", "Degraded"];
+        if kind == "KollaConfig" {
+            // spec.rolloutPolicy.paused
+            expected_statuses.push("Suspended");
+        }
+        for status in expected_statuses {
             assert!(statuses.contains(status), "{kind}: no {status} case");
         }
         let mut required = vec![
@@ -242,6 +261,7 @@ fn every_sample_is_an_object_of_its_kind_and_is_tested() {
         ];
         if kind == "KollaConfig" {
             required.extend(["healthy_rendered.yaml", "degraded_output_too_large.yaml"]);
+            required.extend(ROLLOUT_CASES);
         } else {
             required.extend([
                 "healthy_applied.yaml",
@@ -600,4 +620,42 @@ fn the_lua_harness_catches_wrong_checks() {
         mismatches(&lua, kind, &source_script()),
         Vec::<String>::new()
     );
+}
+
+#[test]
+#[ignore = "needs lua5.1 and lua-yaml (apt-get install lua5.1 lua-yaml)"]
+fn the_rollout_cases_fail_a_check_that_ignores_rolled_out() {
+    let Some(lua) = lua() else { return };
+    // The real check, run on the object with its RolledOut condition taken out: what a check
+    // without the rollout rules would say.
+    let prelude = "local status = type(obj.status) == 'table' and obj.status or {}\n\
+                   local list = type(status.conditions) == 'table' and status.conditions or {}\n\
+                   for i = #list, 1, -1 do\n\
+                   if type(list[i]) == 'table' and list[i].type == 'RolledOut' then\n\
+                   table.remove(list, i)\n\
+                   end\n\
+                   end\n";
+    let blind = Scratch::new("blind.lua", &format!("{prelude}{}", read(&source_script())));
+    let problems = mismatches(&lua, "KollaConfig", &blind.0);
+    for case in ROLLOUT_CASES {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(&format!("/testdata/{case}:"))),
+            "{case} passes without RolledOut: {problems:?}"
+        );
+    }
+    // The cases where another condition decides pass without it too.
+    for case in [
+        "degraded_base_missing_rollout_stuck.yaml",
+        "progressing_ready_unknown_rollout_paused.yaml",
+        "healthy_rolled_out.yaml",
+    ] {
+        assert!(
+            !problems
+                .iter()
+                .any(|p| p.contains(&format!("/testdata/{case}:"))),
+            "{case}: {problems:?}"
+        );
+    }
 }

@@ -11,9 +11,26 @@
 --                must hold is False for it: BrokerSynced (a KollaConfig's live broker could not
 --                be synced) or Live (a RabbitPolicy's policy is not live in the broker). The
 --                message is the condition's own.
---   Healthy      Ready is True for the current generation.
---   Progressing  anything else: no status yet, a status for an older generation, Ready False
---                or Unknown without a failure (e.g. a fragment waiting for its KollaConfig).
+--   Progressing  no status yet or a status for an older generation (whatever it says), or
+--                Ready False or Unknown without a failure (e.g. a fragment waiting for its
+--                KollaConfig).
+--
+-- Once Ready is True, a KollaConfig with spec.rollout also has RolledOut (are the workloads
+-- running the current output?). When it is False for the current generation, its reason
+-- decides (the message is the condition's own):
+--
+--   Degraded     RolloutStuck (a pod of the new revision failing, or no progress within
+--                spec.rolloutPolicy.progressDeadlineSeconds) or WorkloadNotFound.
+--   Progressing  Progressing: pods are being replaced.
+--   Suspended    Paused: spec.rolloutPolicy.paused holds the workloads on an older output.
+--   Healthy      RolledBack: a workload was taken back by hand (kubectl rollout undo) and
+--                runs an older output by choice until the next change; nothing waits on a
+--                person. RolledBack outranks Paused and Progressing in the condition, so the
+--                other workloads' states in status.rollout are looked at first: one still
+--                Progressing gives Progressing, one Paused gives Suspended.
+--
+--   Healthy      otherwise: Ready is True (RolledOut True, absent, or False for a reason not
+--                listed here), with Ready's message.
 --
 -- "Current generation": status.observedGeneration equals metadata.generation, and a condition
 -- that carries its own observedGeneration carries that one too.
@@ -112,12 +129,72 @@ for _, expected in ipairs({ "BrokerSynced", "Live" }) do
   end
 end
 
-if holds("Ready") then
-  hs.status = "Healthy"
-  hs.message = message("Ready")
+if not holds("Ready") then
+  hs.status = "Progressing"
+  hs.message = message("Ready") or "Waiting for the Ready condition"
   return hs
 end
 
-hs.status = "Progressing"
-hs.message = message("Ready") or "Waiting for the Ready condition"
+-- The rollout records of status.rollout in `state`, as "Kind/name ..." (with `describe`).
+local function records(state, describe)
+  local found = {}
+  for _, item in ipairs(map(status.rollout) or {}) do
+    local record = map(item)
+    if record ~= nil and record.state == state then
+      local id = tostring(text(record.kind)) .. "/" .. tostring(text(record.name))
+      table.insert(found, id .. describe(record))
+    end
+  end
+  return found
+end
+
+local rolled = conditions["RolledOut"]
+if rolled ~= nil and rolled.status == "False" then
+  local reason = text(rolled.reason)
+  if reason == "RolloutStuck" or reason == "WorkloadNotFound" then
+    hs.status = "Degraded"
+    hs.message = message("RolledOut")
+    return hs
+  end
+  if reason == "Progressing" then
+    hs.status = "Progressing"
+    hs.message = message("RolledOut")
+    return hs
+  end
+  if reason == "Paused" then
+    hs.status = "Suspended"
+    hs.message = message("RolledOut")
+    return hs
+  end
+  if reason == "RolledBack" then
+    local moving = records("Progressing", function(record)
+      return " " .. tostring(number(record.updatedReplicas) or 0) .. " of "
+        .. tostring(number(record.desiredReplicas) or 0) .. " updated, "
+        .. tostring(number(record.readyReplicas) or 0) .. " ready"
+    end)
+    if moving[1] ~= nil then
+      hs.status = "Progressing"
+      hs.message = "rolling out: " .. table.concat(moving, "; ") .. "; " .. message("RolledOut")
+      return hs
+    end
+    local held = records("Paused", function(record)
+      local why = text(record.message)
+      if why == nil then
+        return ""
+      end
+      return ": " .. why
+    end)
+    if held[1] ~= nil then
+      hs.status = "Suspended"
+      hs.message = table.concat(held, "; ") .. "; " .. message("RolledOut")
+      return hs
+    end
+    hs.status = "Healthy"
+    hs.message = message("RolledOut")
+    return hs
+  end
+end
+
+hs.status = "Healthy"
+hs.message = message("Ready")
 return hs
