@@ -88,10 +88,12 @@ ClusterRole (rbac.scope=cluster) and the Role in each of watchNamespaces (rbac.s
   resources: ["pods"]
   verbs: ["list"]
 # Rollout workloads: get reads the pod template's config-hash annotation (and, versioned, the
-# volume's object name); patch applies the new one (kollacfg owns only those fields).
+# volume's object name) and the rollout's progress; patch applies the new one (kollacfg owns
+# only those fields); list and watch (metadata only) start a reconcile when one named by a
+# KollaConfig appears or changes.
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets", "daemonsets"]
-  verbs: ["get", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
 # Their revision history, listed by their selector: a version an old ReplicaSet or
 # ControllerRevision names is kept, so that `kubectl rollout undo` finds its files.
 - apiGroups: ["apps"]

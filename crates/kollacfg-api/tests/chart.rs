@@ -80,7 +80,7 @@ const CONTROLLER_RULES: &str = r#"
   verbs: [list]
 - apiGroups: [apps]
   resources: [deployments, statefulsets, daemonsets]
-  verbs: [get, patch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [apps]
   resources: [replicasets, controllerrevisions]
   verbs: [list]

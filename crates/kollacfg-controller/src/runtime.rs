@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kollacfg_api::{
     AnyResource, ConfigOverride, ErlangVmArgs, KollaConfig, NovaComputePolicy, NovaVifPolicy,
-    OsloMessagingPolicy, RabbitListenerPolicy, RabbitPolicy,
+    OsloMessagingPolicy, RabbitListenerPolicy, RabbitPolicy, WorkloadKind,
 };
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config, Controller};
@@ -23,7 +24,9 @@ use tokio::sync::{oneshot, watch};
 use crate::controller::{error_policy, reconcile, Context};
 use crate::leader::{self, LeaseSettings};
 use crate::metrics::Metrics;
-use crate::stores::{for_fragment_kinds, related_kolla_configs, Stores, TargetMemory};
+use crate::stores::{
+    for_fragment_kinds, related_kolla_configs, rolled_out_by, Stores, TargetMemory,
+};
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -343,8 +346,13 @@ async fn run_controller(
         };
     }
     for_fragment_kinds!(watch_fragments);
-    let (for_secrets, for_maps, for_sweep) =
-        (kolla_configs.clone(), kolla_configs.clone(), kolla_configs);
+    let (for_secrets, for_maps) = (kolla_configs.clone(), kolla_configs.clone());
+    let (for_deployments, for_statefulsets, for_daemonsets, for_sweep) = (
+        kolla_configs.clone(),
+        kolla_configs.clone(),
+        kolla_configs.clone(),
+        kolla_configs,
+    );
     // The controller wants a shutdown future that is Sync: a oneshot fed by the signal watch.
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay = tokio::spawn(async move {
@@ -364,6 +372,38 @@ async fn run_controller(
             forward(config_maps, &metrics, &mut tasks),
             move |c: PartialObjectMeta<ConfigMap>| {
                 related_kolla_configs(&for_maps, "ConfigMap", &c)
+            },
+        )
+        // Rollout workloads, metadata only: one named by a KollaConfig appearing or changing
+        // (its rollout moving) starts a reconcile of that KollaConfig.
+        .watches_stream(
+            forward(
+                watch(api::<PartialObjectMeta<Deployment>>(client, ns)).touched_objects(),
+                &metrics,
+                &mut tasks,
+            ),
+            move |w: PartialObjectMeta<Deployment>| {
+                rolled_out_by(&for_deployments, WorkloadKind::Deployment, &w)
+            },
+        )
+        .watches_stream(
+            forward(
+                watch(api::<PartialObjectMeta<StatefulSet>>(client, ns)).touched_objects(),
+                &metrics,
+                &mut tasks,
+            ),
+            move |w: PartialObjectMeta<StatefulSet>| {
+                rolled_out_by(&for_statefulsets, WorkloadKind::StatefulSet, &w)
+            },
+        )
+        .watches_stream(
+            forward(
+                watch(api::<PartialObjectMeta<DaemonSet>>(client, ns)).touched_objects(),
+                &metrics,
+                &mut tasks,
+            ),
+            move |w: PartialObjectMeta<DaemonSet>| {
+                rolled_out_by(&for_daemonsets, WorkloadKind::DaemonSet, &w)
             },
         )
         .graceful_shutdown_on(stop_rx.map(drop));

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use kollacfg_api::{
     AnyResource, BaseRef, ConfigOverride, ErlangVmArgs, KollaConfig, NovaComputePolicy,
-    NovaVifPolicy, OsloMessagingPolicy, RabbitListenerPolicy, RabbitPolicy, API_VERSION,
+    NovaVifPolicy, OsloMessagingPolicy, RabbitListenerPolicy, RabbitPolicy, WorkloadKind,
+    API_VERSION,
 };
 use kube::runtime::reflector::store::{Writer, WriterDropped};
 use kube::runtime::reflector::{store, ObjectRef, Store};
@@ -168,6 +169,30 @@ pub fn related_kolla_configs<K: ResourceExt>(
     out
 }
 
+/// The KollaConfigs whose `spec.rollout` names workload `kind`/`object` (same namespace): a
+/// workload that appears after its KollaConfig, or whose rollout moves, is looked at at once.
+pub fn rolled_out_by<K: ResourceExt>(
+    kolla_configs: &Store<KollaConfig>,
+    kind: WorkloadKind,
+    object: &K,
+) -> Vec<ObjectRef<KollaConfig>> {
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    kolla_configs
+        .state()
+        .iter()
+        .filter(|kc| {
+            kc.metadata.namespace.as_deref() == Some(namespace.as_str())
+                && kc
+                    .spec
+                    .rollout
+                    .iter()
+                    .any(|r| r.kind == kind && r.name == name)
+        })
+        .map(|kc| ObjectRef::from_obj(&**kc))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::Secret;
@@ -228,6 +253,35 @@ mod tests {
             [ObjectRef::new("rabbitmq").within("openstack")]
         );
         assert!(related_kolla_configs(&store, "ConfigMap", &in_the_way).is_empty());
+    }
+
+    #[test]
+    fn a_workload_maps_to_the_targets_that_roll_it_out() {
+        let store = kolla_configs(
+            "apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\n\
+             metadata: {name: rabbitmq, namespace: openstack}\n\
+             spec: {service: rabbitmq, rollout: [{kind: StatefulSet, name: rabbitmq}]}\n---\n\
+             apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\n\
+             metadata: {name: rabbitmq, namespace: other}\n\
+             spec: {service: rabbitmq, rollout: [{kind: StatefulSet, name: rabbitmq}]}\n---\n\
+             apiVersion: kollacfg.dev/v1alpha1\nkind: KollaConfig\n\
+             metadata: {name: api, namespace: openstack}\n\
+             spec: {service: nova-api, rollout: [{kind: Deployment, name: rabbitmq}]}\n",
+        );
+        let workload: PartialObjectMeta<k8s_openapi::api::apps::v1::StatefulSet> =
+            serde_json::from_value(json!({
+                "apiVersion": "apps/v1", "kind": "StatefulSet",
+                "metadata": {"name": "rabbitmq", "namespace": "openstack"}}))
+            .unwrap();
+        assert_eq!(
+            rolled_out_by(&store, WorkloadKind::StatefulSet, &workload),
+            [ObjectRef::new("rabbitmq").within("openstack")]
+        );
+        assert_eq!(
+            rolled_out_by(&store, WorkloadKind::Deployment, &workload),
+            [ObjectRef::new("api").within("openstack")]
+        );
+        assert!(rolled_out_by(&store, WorkloadKind::DaemonSet, &workload).is_empty());
     }
 
     #[test]

@@ -16,7 +16,13 @@ use crate::{wait, wait_quiet, SHORT};
 const NS: &str = "e2e-rollouts";
 const FRAGMENTS: usize = 50;
 
-fn kolla_config(paused: bool) -> String {
+/// The KollaConfig; with `late`, it also rolls out Deployment `late`.
+fn kolla_config(paused: bool, late: bool) -> String {
+    let late = if late {
+        "    - kind: Deployment\n      name: late\n      volume: shared\n"
+    } else {
+        ""
+    };
     format!(
         "apiVersion: kollacfg.dev/v1alpha1
 kind: KollaConfig
@@ -35,7 +41,7 @@ spec:
     - kind: Deployment
       name: api
       volume: shared
-  rolloutPolicy:
+{late}  rolloutPolicy:
     paused: {paused}
     progressDeadlineSeconds: 5
 "
@@ -72,11 +78,11 @@ spec:
         .join("---\n")
 }
 
-fn deployment() -> String {
+fn deployment(name: &str) -> String {
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "api", "namespace": NS},
+        "metadata": {"name": name, "namespace": NS},
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": {"app": "api"}},
@@ -173,13 +179,17 @@ fn rollouts_observed_paused_and_one_restart_per_burst() {
         return;
     };
     crate::small_world(&cluster, NS);
-    cluster.apply(&deployment());
+    cluster.apply(&deployment("api"));
     let mut controller = Controller::start(&cluster, "only", &[]);
     controller.wait_ready();
     let start = generation(&cluster);
 
     // A new KollaConfig and its 50 fragments in one apply: one version, one template change.
-    cluster.apply(&format!("{}---\n{}", kolla_config(false), policies(2)));
+    cluster.apply(&format!(
+        "{}---\n{}",
+        kolla_config(false, false),
+        policies(2)
+    ));
     let first = wait_version(&cluster, 2, true);
     wait_quiet(&controller, std::time::Duration::from_secs(3));
     assert_eq!(generation(&cluster), start + 1, "one template change");
@@ -247,7 +257,7 @@ fn rollouts_observed_paused_and_one_restart_per_burst() {
     );
 
     // Paused: the new version is written, the template stays.
-    cluster.apply(&kolla_config(true));
+    cluster.apply(&kolla_config(true, false));
     cluster.apply(&policies(4));
     let third = wait_version(&cluster, 4, false);
     wait_quiet(&controller, std::time::Duration::from_secs(3));
@@ -258,7 +268,7 @@ fn rollouts_observed_paused_and_one_restart_per_burst() {
     assert_eq!(kc(&cluster)["status"]["rollout"][0]["state"], "Paused");
 
     // Unpaused: moved once, to the newest version.
-    cluster.apply(&kolla_config(false));
+    cluster.apply(&kolla_config(false, false));
     wait::until("the newest version mounted", SHORT, || {
         let now = mounted(&cluster);
         if now == third {
