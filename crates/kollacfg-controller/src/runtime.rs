@@ -346,13 +346,28 @@ async fn run_controller(
         };
     }
     for_fragment_kinds!(watch_fragments);
-    let (for_secrets, for_maps) = (kolla_configs.clone(), kolla_configs.clone());
-    let (for_deployments, for_statefulsets, for_daemonsets, for_sweep) = (
-        kolla_configs.clone(),
-        kolla_configs.clone(),
-        kolla_configs.clone(),
-        kolla_configs,
-    );
+    // Rollout workloads, metadata only: one named by a KollaConfig appearing or changing (its
+    // rollout moving) starts a reconcile of that KollaConfig.
+    macro_rules! watch_workloads {
+        ($($kind:ident),*) => {
+            $(
+                let for_kind = kolla_configs.clone();
+                controller = controller.watches_stream(
+                    forward(
+                        watch(api::<PartialObjectMeta<$kind>>(client, ns)).touched_objects(),
+                        &metrics,
+                        &mut tasks,
+                    ),
+                    move |w: PartialObjectMeta<$kind>| {
+                        rolled_out_by(&for_kind, WorkloadKind::$kind, &w)
+                    },
+                );
+            )*
+        };
+    }
+    watch_workloads!(Deployment, StatefulSet, DaemonSet);
+    let (for_secrets, for_maps, for_sweep) =
+        (kolla_configs.clone(), kolla_configs.clone(), kolla_configs);
     // The controller wants a shutdown future that is Sync: a oneshot fed by the signal watch.
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay = tokio::spawn(async move {
@@ -372,38 +387,6 @@ async fn run_controller(
             forward(config_maps, &metrics, &mut tasks),
             move |c: PartialObjectMeta<ConfigMap>| {
                 related_kolla_configs(&for_maps, "ConfigMap", &c)
-            },
-        )
-        // Rollout workloads, metadata only: one named by a KollaConfig appearing or changing
-        // (its rollout moving) starts a reconcile of that KollaConfig.
-        .watches_stream(
-            forward(
-                watch(api::<PartialObjectMeta<Deployment>>(client, ns)).touched_objects(),
-                &metrics,
-                &mut tasks,
-            ),
-            move |w: PartialObjectMeta<Deployment>| {
-                rolled_out_by(&for_deployments, WorkloadKind::Deployment, &w)
-            },
-        )
-        .watches_stream(
-            forward(
-                watch(api::<PartialObjectMeta<StatefulSet>>(client, ns)).touched_objects(),
-                &metrics,
-                &mut tasks,
-            ),
-            move |w: PartialObjectMeta<StatefulSet>| {
-                rolled_out_by(&for_statefulsets, WorkloadKind::StatefulSet, &w)
-            },
-        )
-        .watches_stream(
-            forward(
-                watch(api::<PartialObjectMeta<DaemonSet>>(client, ns)).touched_objects(),
-                &metrics,
-                &mut tasks,
-            ),
-            move |w: PartialObjectMeta<DaemonSet>| {
-                rolled_out_by(&for_daemonsets, WorkloadKind::DaemonSet, &w)
             },
         )
         .graceful_shutdown_on(stop_rx.map(drop));
