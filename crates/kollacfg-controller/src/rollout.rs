@@ -14,8 +14,8 @@ use crate::apply::{RolloutPlan, Step, Workload};
 use crate::build::ANNOTATION_CONFIG_HASH;
 use crate::conditions::{Desired, State};
 
-/// How often a KollaConfig whose rollout is under way is looked at again, to follow its
-/// progress (the workloads are not watched).
+/// How often a KollaConfig whose rollout is under way is looked at again, to find failing pods
+/// (pods are not watched, and a crash-looping pod does not change its workload's counts).
 pub const POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How many failing pods a message names before "and N more".
