@@ -414,8 +414,12 @@ class Controller:
         self.port = free_port()
         self.log_path = os.path.join(work, f"controller-{tag}.log")
         e = dict(os.environ)
+        # SETTLE_MS (default 0): `kollacfg run --settle-ms`. The edits measured here restart
+        # workloads; with the default window (2000 ms) each would be written 2 s after it was
+        # made, by design (one restart per burst). 0 measures the engine and the API path.
         e.update({"KUBECONFIG": env["KUBE_CONTROLLER_KUBECONFIG"],
-                  "RUST_LOG": os.environ.get("CONTROLLER_RUST_LOG", "info")})
+                  "RUST_LOG": os.environ.get("CONTROLLER_RUST_LOG", "info"),
+                  "KOLLACFG_SETTLE_MS": os.environ.get("SETTLE_MS", "0")})
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
             [kollacfg, "run", "--metrics-addr", f"127.0.0.1:{self.port}"],
