@@ -231,7 +231,12 @@ fn policies_follow_the_resources_live() {
     assert_eq!(statefulset_hash(&cluster).as_ref(), Some(&first));
 
     // Nothing changed: the passes of three broker resyncs write nothing (no status, no output,
-    // no policy).
+    // no policy), also for a policy shaped as the benchmark's (queues only, a TTL).
+    cluster.apply(&policy(
+        "ttl-bench",
+        "  name: bench-ttl\n  pattern: '^q'\n  applyTo: queues\n  definition: {message-ttl: 100001}\n",
+    ));
+    wait_live(&node, "bench-ttl live", |p| p.contains_key("bench-ttl"));
     let writes = || {
         (
             controller.writes(),
