@@ -386,6 +386,16 @@ async fn apply_and_sync(
         }
         None => Default::default(),
     };
+    if versioned {
+        // When this version was published: kept from the stored object, stamped when new.
+        let published = match &stored {
+            Some(s) => s
+                .annotation(versions::ANNOTATION_PUBLISHED)
+                .map(str::to_string),
+            None => Some((ctx.clock)().0.to_string()),
+        };
+        output.set_annotation(versions::ANNOTATION_PUBLISHED, published);
+    }
     let written = apply::write_output(&ctx.client, stored.as_ref(), &output).await?;
     if written {
         writes.output += 1;

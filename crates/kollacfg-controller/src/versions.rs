@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 pub struct Version {
     /// The object's name.
     pub name: String,
-    /// When it was created (the newest are kept).
+    /// When it was published: its `kollacfg.dev/published` annotation (nanoseconds), or its
+    /// creationTimestamp (whole seconds) without one. The newest are kept.
     pub created: Option<Time>,
     /// The object.
     pub object: DesiredOutput,
@@ -60,7 +61,7 @@ pub async fn list(client: &Client, kolla_config: &KollaConfig) -> Result<Vec<Ver
             .into_iter()
             .map(|s| Version {
                 name: s.name_any(),
-                created: s.metadata.creation_timestamp.clone(),
+                created: published(&s.metadata),
                 object: DesiredOutput::Secret(s),
             })
             .collect(),
@@ -72,7 +73,7 @@ pub async fn list(client: &Client, kolla_config: &KollaConfig) -> Result<Vec<Ver
             .into_iter()
             .map(|c| Version {
                 name: c.name_any(),
-                created: c.metadata.creation_timestamp.clone(),
+                created: published(&c.metadata),
                 object: DesiredOutput::ConfigMap(c),
             })
             .collect(),
@@ -80,6 +81,21 @@ pub async fn list(client: &Client, kolla_config: &KollaConfig) -> Result<Vec<Ver
     versions.retain(|v| is_version_name(kolla_config, &v.name));
     sort_newest_first(&mut versions);
     Ok(versions)
+}
+
+/// Annotation on each version: when kollacfg wrote it (RFC 3339, nanoseconds), which orders
+/// versions written within one second (creationTimestamp has whole seconds only).
+pub const ANNOTATION_PUBLISHED: &str = "kollacfg.dev/published";
+
+/// When a version was published: its [`ANNOTATION_PUBLISHED`], else its creationTimestamp.
+fn published(metadata: &kube::api::ObjectMeta) -> Option<Time> {
+    metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_PUBLISHED))
+        .and_then(|v| v.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .map(Time)
+        .or_else(|| metadata.creation_timestamp.clone())
 }
 
 /// Newest first; equal times by name, so the order is total.
@@ -285,6 +301,38 @@ mod tests {
         let named = self::kc(json!({"versioned": true, "name": "rmq"}));
         assert!(is_version_name(&named, "rmq-fedcba9876"));
         assert_eq!(named.version_name(&"f".repeat(64)), "rmq-ffffffffff");
+    }
+
+    #[test]
+    fn versions_written_within_one_second_are_ordered_by_their_published_annotation() {
+        let meta = |published: Option<&str>| -> kube::api::ObjectMeta {
+            serde_json::from_value(json!({
+                "creationTimestamp": "2026-12-03T12:42:25Z",
+                "annotations": published
+                    .map_or(json!({}), |p| json!({ ANNOTATION_PUBLISHED: p })),
+            }))
+            .unwrap()
+        };
+        let at = |text: &str| Some(Time(text.parse().unwrap()));
+        assert_eq!(
+            published(&meta(Some("2026-12-03T12:42:25.9Z"))),
+            at("2026-12-03T12:42:25.9Z")
+        );
+        assert_eq!(published(&meta(None)), at("2026-12-03T12:42:25Z"));
+        assert_eq!(
+            published(&meta(Some("not a time"))),
+            at("2026-12-03T12:42:25Z")
+        );
+        // Same second: the later-published one is newer whatever the names say.
+        let mut versions = [("c-aaaaaaaaaa", "25.2"), ("c-0000000000", "25.7")]
+            .map(|(name, at)| {
+                let mut v = version(name, 0);
+                v.created = Some(Time(format!("2026-12-03T12:42:{at}Z").parse().unwrap()));
+                v
+            })
+            .to_vec();
+        sort_newest_first(&mut versions);
+        assert_eq!(versions[0].name, "c-0000000000");
     }
 
     #[test]

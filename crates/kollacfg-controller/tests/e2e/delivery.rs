@@ -511,11 +511,13 @@ fn nova_daemonset_reads_its_own_host_ip() {
     let name = pod_name(&pod);
     assert_eq!(pod["status"]["hostIP"], ip.as_str());
 
-    let logs = node.logs(NS, &name, "nova-compute");
-    let report: Value = logs
-        .lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("Nova's loader printed no JSON:\n{logs}"));
+    // Ready is not printed yet: the container runs kolla_start first, then the loader.
+    let report: Value = crate::wait::until("Nova's loader's report", POD_LIMIT, || {
+        let logs = node.logs(NS, &name, "nova-compute");
+        logs.lines()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .ok_or_else(|| format!("no JSON printed yet:\n{logs}"))
+    });
     assert_eq!(
         report["values"],
         json!({"DEFAULT.my_ip": ip, "DEFAULT.host": node_name,
