@@ -433,7 +433,10 @@ fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
     ] {
         rabbitmqctl(&node, &name, &args);
     }
-    crate::wait::until("BrokerSynced=True", Duration::from_secs(60), || {
+    // The controller retries an unreachable broker with its backoff (doubling, at most 5 min);
+    // the broker was unreachable from the first pass until its pod, which waited for the first
+    // version, had booted.
+    crate::wait::until("BrokerSynced=True", Duration::from_secs(330), || {
         let config = get(&node, "kollaconfig", "rabbitmq");
         match condition(&config, "BrokerSynced") {
             Some(c) if c["status"] == "True" => Ok(()),
