@@ -459,13 +459,16 @@ pub fn rolled_out(records: &[WorkloadRollout], version: &str) -> Desired {
 }
 
 /// Whether a rollout is under way (or waiting to be seen through) for one of `records`, so
-/// the KollaConfig is looked at again after [`POLL`].
+/// the KollaConfig is looked at again after [`POLL`]. An undo by hand replaces pods too: it is
+/// followed until every pod is updated and ready, so its record does not keep the counts of
+/// the moment the undo was first seen.
 pub fn under_way(records: &[WorkloadRollout]) -> bool {
-    records.iter().any(|r| {
-        matches!(
-            r.state,
-            Some(RolloutState::Progressing | RolloutState::Stuck)
-        )
+    records.iter().any(|r| match r.state {
+        Some(RolloutState::Progressing | RolloutState::Stuck) => true,
+        Some(RolloutState::RolledBack) => {
+            r.updated_replicas != r.desired_replicas || r.ready_replicas != r.desired_replicas
+        }
+        _ => false,
     })
 }
 

@@ -17,6 +17,8 @@ mod controller;
 mod delivery;
 #[path = "e2e/node.rs"]
 mod node;
+#[path = "e2e/node_rollouts.rs"]
+mod node_rollouts;
 #[path = "e2e/rollouts.rs"]
 mod rollouts;
 #[path = "e2e/wait.rs"]

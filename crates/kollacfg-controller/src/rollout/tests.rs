@@ -286,4 +286,12 @@ fn rolled_out_is_true_only_when_every_workload_is_complete() {
     assert_eq!(missing.reason, "WorkloadNotFound");
     assert!(under_way(&[with(RolloutState::Progressing, None)]));
     assert!(!under_way(&[complete, with(RolloutState::Paused, None)]));
+    // An undo by hand is followed until its pods are all updated and ready.
+    assert!(under_way(&[with(RolloutState::RolledBack, None)]));
+    let settled = WorkloadRollout {
+        updated_replicas: Some(3),
+        ready_replicas: Some(3),
+        ..with(RolloutState::RolledBack, None)
+    };
+    assert!(!under_way(&[settled]));
 }

@@ -17,14 +17,14 @@ use crate::controller::Controller;
 use crate::node::Node;
 use crate::world::{condition, config_hash, object_files};
 
-const NS: &str = "openstack";
-const POD_LIMIT: Duration = Duration::from_secs(300);
+pub(crate) const NS: &str = "openstack";
+pub(crate) const POD_LIMIT: Duration = Duration::from_secs(300);
 const BROKER_USER: &str = "kollacfg";
 const BROKER_PASSWORD: &str = "node-e2e-Qx81vLs0";
 
 /// The objects of a file of `examples/kolla-delivery/`, as kubectl reads them (YAML 1.1:
 /// `defaultMode: 0440` is octal), without creating anything.
-fn example(node: &Node, name: &str) -> Vec<Value> {
+pub(crate) fn example(node: &Node, name: &str) -> Vec<Value> {
     let path = repo().join("examples/kolla-delivery").join(name);
     let printed = node.kubectl(&[
         "create",
@@ -42,7 +42,7 @@ fn example(node: &Node, name: &str) -> Vec<Value> {
 }
 
 /// The document of `kind` named `name` among `documents`.
-fn find(documents: &[Value], kind: &str, name: &str) -> Value {
+pub(crate) fn find(documents: &[Value], kind: &str, name: &str) -> Value {
     documents
         .iter()
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
@@ -51,12 +51,12 @@ fn find(documents: &[Value], kind: &str, name: &str) -> Value {
 }
 
 /// One `kubectl apply` of several objects.
-fn apply(node: &Node, objects: &[Value]) {
+pub(crate) fn apply(node: &Node, objects: &[Value]) {
     node.apply(&json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string());
 }
 
 /// Puts the test node's images in place of the example's references.
-fn local_images(node: &Node, workload: &mut Value, service_image: &str) {
+pub(crate) fn local_images(node: &Node, workload: &mut Value, service_image: &str) {
     let spec = &mut workload["spec"]["template"]["spec"];
     for init in spec["initContainers"].as_array_mut().unwrap() {
         init["image"] = json!(node.image("kollacfg"));
@@ -69,7 +69,7 @@ fn local_images(node: &Node, workload: &mut Value, service_image: &str) {
 }
 
 /// The CRDs (without the validation rules 1.20 does not know), established.
-fn install_crds(node: &Node) {
+pub(crate) fn install_crds(node: &Node) {
     node.apply(&Cluster::stripped_crds());
     crate::wait::until("the CRDs established", Duration::from_secs(60), || {
         let out = node.kubectl_raw(&["get", "kollaconfigs,rabbitpolicies", "-A"]);
@@ -85,7 +85,7 @@ fn install_crds(node: &Node) {
 }
 
 /// `kubectl create secret generic NAME` from every file of `dirs`.
-fn base_secret(node: &Node, name: &str, dirs: &[PathBuf]) {
+pub(crate) fn base_secret(node: &Node, name: &str, dirs: &[PathBuf]) {
     let mut args = vec!["create", "secret", "generic", name, "-n", NS];
     let from: Vec<String> = dirs
         .iter()
@@ -97,7 +97,7 @@ fn base_secret(node: &Node, name: &str, dirs: &[PathBuf]) {
 
 /// The controller, inside the node's network namespace, with the admin's credentials (the
 /// chart's RBAC is proven by the tests of `e2e.rs`).
-fn controller(node: &Node) -> Controller {
+pub(crate) fn controller(node: &Node) -> Controller {
     Controller::start_in(
         node.dir(),
         Some(node.var("NODE_NETNS")),
@@ -107,14 +107,14 @@ fn controller(node: &Node) -> Controller {
     )
 }
 
-fn get(node: &Node, kind: &str, name: &str) -> Value {
+pub(crate) fn get(node: &Node, kind: &str, name: &str) -> Value {
     serde_json::from_str(&node.kubectl(&["get", kind, name, "-n", NS, "-o", "json"]))
         .expect("an object as JSON")
 }
 
 /// Waits until the workload has rolled out its current template (carrying the config hash)
 /// to one ready pod; returns that pod.
-fn wait_rolled_out(node: &Node, kind: &str, name: &str, pod_prefix: &str) -> Value {
+pub(crate) fn wait_rolled_out(node: &Node, kind: &str, name: &str, pod_prefix: &str) -> Value {
     crate::wait::until(
         &format!("{kind} {name} rolled out with kollacfg's hash"),
         POD_LIMIT,
@@ -165,12 +165,42 @@ fn wait_rolled_out(node: &Node, kind: &str, name: &str, pod_prefix: &str) -> Val
     )
 }
 
-fn pod_name(pod: &Value) -> String {
+pub(crate) fn pod_name(pod: &Value) -> String {
     pod["metadata"]["name"].as_str().unwrap().to_string()
 }
 
+/// The version of its output a KollaConfig names (`status.outputVersion`), once it names one.
+pub(crate) fn output_version(node: &Node, kolla_config: &str) -> String {
+    crate::wait::until(
+        &format!("KollaConfig {kolla_config} naming its output version"),
+        Duration::from_secs(60),
+        || {
+            let config = get(node, "kollaconfig", kolla_config);
+            config["status"]["outputVersion"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{}", config["status"]))
+        },
+    )
+}
+
+/// The Secret the `shared` volume of a pod, a pod template or a workload mounts.
+pub(crate) fn mounted_version(pod: &Value) -> Option<String> {
+    let spec = if pod["spec"]["template"].is_object() {
+        &pod["spec"]["template"]["spec"]
+    } else {
+        &pod["spec"]
+    };
+    spec["volumes"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == "shared")?["secret"]["secretName"]
+        .as_str()
+        .map(str::to_string)
+}
+
 /// `rabbitmqctl ARGS` in the pod's broker container, once the broker answers.
-fn rabbitmqctl(node: &Node, pod: &str, args: &[&str]) -> String {
+pub(crate) fn rabbitmqctl(node: &Node, pod: &str, args: &[&str]) -> String {
     let mut argv = vec!["rabbitmqctl"];
     argv.extend_from_slice(args);
     crate::wait::until(
@@ -207,7 +237,7 @@ fn policies(node: &Node, pod: &str) -> serde_json::Map<String, Value> {
 }
 
 /// The command line of the broker's Erlang VM in the pod.
-fn beam(node: &Node, pod: &str) -> String {
+pub(crate) fn beam(node: &Node, pod: &str) -> String {
     let processes = node.processes(NS, pod, "rabbitmq");
     processes
         .iter()
@@ -216,59 +246,50 @@ fn beam(node: &Node, pod: &str) -> String {
         .clone()
 }
 
-fn restart_count(pod: &Value) -> i64 {
+pub(crate) fn restart_count(pod: &Value) -> i64 {
     pod["status"]["containerStatuses"][0]["restartCount"]
         .as_i64()
         .unwrap()
 }
 
-/// RabbitMQ as a StatefulSet through `materialize` and kolla's start path, with the CPU seed
-/// (`examples/rabbitmq-cpu`) applied: the broker in the pod runs with the seed's policy and
-/// Erlang flags and its own node name; a policy edit reaches it live without restarting it; an
-/// `ErlangVmArgs` edit replaces the pod, whose new VM has the new flag.
-#[test]
-#[ignore = "needs the test node: KOLLACFG_KUBE_BIN and KOLLACFG_NODE_IMAGES (see tests/node/README.md)"]
-fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
-    let node = Node::start_with(&["pause", "rabbitmq", "kollacfg"]);
-    let ip = node.var("NODE_IP").to_string();
-    install_crds(&node);
+/// `rabbitmq-kolla`: kolla's RabbitMQ files (`examples/base/rabbitmq`) and what the delivery
+/// example adds to them (`config.json`, ...).
+pub(crate) fn rabbitmq_base(node: &Node) {
     base_secret(
-        &node,
+        node,
         "rabbitmq-kolla",
         &[
             repo().join("examples/base/rabbitmq"),
             repo().join("examples/kolla-delivery/base/rabbitmq"),
         ],
     );
-    node.kubectl(&[
-        "create",
-        "secret",
-        "generic",
-        "rabbitmq-management",
-        "-n",
-        NS,
-        &format!("--from-literal=username={BROKER_USER}"),
-        &format!("--from-literal=password={BROKER_PASSWORD}"),
-    ]);
+}
 
-    // The example's KollaConfig, with the node name from the pod's name (the scenario)
-    // and the broker's management API for live policies.
-    let mut config = find(&example(&node, "kollacfg.yaml"), "KollaConfig", "rabbitmq");
+/// The example's RabbitMQ KollaConfig, with the node name from the pod's name (the issue's
+/// scenario).
+pub(crate) fn rabbitmq_config(node: &Node) -> Value {
+    let mut config = find(&example(node, "kollacfg.yaml"), "KollaConfig", "rabbitmq");
     config["spec"]["perPod"][0]["env"]["RABBITMQ_NODENAME"] = json!("rabbit@{podName}");
-    config["spec"]["rabbitmq"]["management"] = json!({
-        "url": format!("http://{ip}:15672"),
-        "credentialsSecretRef": {"name": "rabbitmq-management"}
-    });
-    // The seed's fragments (its own KollaConfig is the one above).
-    let seed = crate::documents(
-        &fs::read_to_string(repo().join("examples/rabbitmq-cpu/rabbitmq.yaml")).unwrap(),
-    );
-    let mut objects = vec![config];
-    objects.extend(seed.into_iter().filter(|d| d["kind"] != "KollaConfig"));
-    apply(&node, &objects);
+    config
+}
 
-    let mut statefulset = find(&example(&node, "workloads.yaml"), "StatefulSet", "rabbitmq");
-    local_images(&node, &mut statefulset, "rabbitmq");
+/// The fragments of the CPU seed (`examples/rabbitmq-cpu`; its own KollaConfig is the
+/// example's): the `ha-all` policy and the scheduler flags.
+pub(crate) fn seed_fragments() -> Vec<Value> {
+    crate::documents(
+        &fs::read_to_string(repo().join("examples/rabbitmq-cpu/rabbitmq.yaml")).unwrap(),
+    )
+    .into_iter()
+    .filter(|d| d["kind"] != "KollaConfig")
+    .collect()
+}
+
+/// The example's StatefulSet for the test node: its images, one replica, an emptyDir instead
+/// of a volume claim, and `rabbitmq-0` resolving to the node's address.
+pub(crate) fn rabbitmq_statefulset(node: &Node) -> Value {
+    let ip = node.var("NODE_IP");
+    let mut statefulset = find(&example(node, "workloads.yaml"), "StatefulSet", "rabbitmq");
+    local_images(node, &mut statefulset, "rabbitmq");
     statefulset["spec"]["replicas"] = json!(1);
     statefulset["spec"]
         .as_object_mut()
@@ -282,6 +303,41 @@ fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
     // rabbit@rabbitmq-0 must resolve; with hostNetwork the pod uses the node's hosts file plus
     // these entries.
     pod_spec["hostAliases"] = json!([{"ip": ip, "hostnames": ["rabbitmq-0"]}]);
+    statefulset
+}
+
+/// RabbitMQ as a StatefulSet through `materialize` and kolla's start path, with the CPU seed
+/// (`examples/rabbitmq-cpu`) applied: the broker in the pod runs with the seed's policy and
+/// Erlang flags and its own node name; a policy edit reaches it live without restarting it; an
+/// `ErlangVmArgs` edit replaces the pod, whose new VM has the new flag.
+#[test]
+#[ignore = "needs the test node: KOLLACFG_KUBE_BIN and KOLLACFG_NODE_IMAGES (see tests/node/README.md)"]
+fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
+    let node = Node::start_with(&["pause", "rabbitmq", "kollacfg"]);
+    let ip = node.var("NODE_IP").to_string();
+    install_crds(&node);
+    rabbitmq_base(&node);
+    node.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "rabbitmq-management",
+        "-n",
+        NS,
+        &format!("--from-literal=username={BROKER_USER}"),
+        &format!("--from-literal=password={BROKER_PASSWORD}"),
+    ]);
+
+    // The example's KollaConfig with the broker's management API for live policies.
+    let mut config = rabbitmq_config(&node);
+    config["spec"]["rabbitmq"]["management"] = json!({
+        "url": format!("http://{ip}:15672"),
+        "credentialsSecretRef": {"name": "rabbitmq-management"}
+    });
+    let mut objects = vec![config];
+    objects.extend(seed_fragments());
+    apply(&node, &objects);
+    let statefulset = rabbitmq_statefulset(&node);
 
     let _controller = controller(&node);
     apply(&node, &[statefulset]);
@@ -289,9 +345,11 @@ fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
     let name = pod_name(&pod);
     assert_eq!(name, "rabbitmq-0");
 
-    // The shared output keeps the base's host values and carries the manifest; the pod's copy
-    // has its own.
-    let output = object_files(&get(&node, "secret", "rabbitmq-config"));
+    // The shared output (the version the KollaConfig names, which the pod's template mounts)
+    // keeps the base's host values and carries the manifest; the pod's copy has its own.
+    let version = output_version(&node, "rabbitmq");
+    assert_eq!(mounted_version(&pod).as_deref(), Some(version.as_str()));
+    let output = object_files(&get(&node, "secret", &version));
     let shared_env = String::from_utf8(output["rabbitmq-env.conf"].clone()).unwrap();
     assert!(
         shared_env.contains("RABBITMQ_NODENAME=rabbit@controller01\n"),
@@ -375,7 +433,10 @@ fn rabbitmq_statefulset_through_materialize_and_kolla_start() {
     ] {
         rabbitmqctl(&node, &name, &args);
     }
-    crate::wait::until("BrokerSynced=True", Duration::from_secs(60), || {
+    // The controller retries an unreachable broker with its backoff (doubling, at most 5 min);
+    // the broker was unreachable from the first pass until its pod, which waited for the first
+    // version, had booted.
+    crate::wait::until("BrokerSynced=True", Duration::from_secs(330), || {
         let config = get(&node, "kollaconfig", "rabbitmq");
         match condition(&config, "BrokerSynced") {
             Some(c) if c["status"] == "True" => Ok(()),
@@ -496,13 +557,16 @@ fn nova_daemonset_reads_its_own_host_ip() {
     literal["metadata"]["name"] = json!("nova-compute-literal");
     literal["spec"].as_object_mut().unwrap().remove("perPod");
     literal["spec"]["output"]["name"] = json!("nova-compute-literal-config");
+    // Still for a DaemonSet (what makes a literal host value a finding), but not the example's:
+    // that one follows its own KollaConfig's versions only. This one is never created.
+    literal["spec"]["rollout"][0]["name"] = json!("nova-compute-literal");
     let mut daemonset = find(
         &example(&node, "workloads.yaml"),
         "DaemonSet",
         "nova-compute",
     );
     local_images(&node, &mut daemonset, "nova");
-    apply(&node, &[daemonset.clone()]);
+    apply(&node, &[daemonset]);
     // The controller reads rollout workloads when it renders (it does not watch them): the
     // DaemonSet exists first, its pods waiting for the output Secret meanwhile.
     let _controller = controller(&node);
@@ -510,6 +574,11 @@ fn nova_daemonset_reads_its_own_host_ip() {
     let pod = wait_rolled_out(&node, "daemonset", "nova-compute", "nova-compute-");
     let name = pod_name(&pod);
     assert_eq!(pod["status"]["hostIP"], ip.as_str());
+    // The placeholder of workloads.yaml replaced by the version the KollaConfig names.
+    assert_eq!(
+        mounted_version(&pod),
+        Some(output_version(&node, "nova-compute"))
+    );
 
     // Ready is not printed yet: the container runs kolla_start first, then the loader.
     let report: Value = crate::wait::until("Nova's loader's report", POD_LIMIT, || {
@@ -558,7 +627,12 @@ fn nova_daemonset_reads_its_own_host_ip() {
 
     // A pod whose materialize lacks the host's address: the init container fails with the
     // reason as its message, the service container never starts, the emptyDir stays empty.
-    let mut refused = daemonset["spec"]["template"].clone();
+    // The template as kollacfg left it: its volume names the current version.
+    let mut refused = get(&node, "daemonset", "nova-compute")["spec"]["template"].clone();
+    assert_eq!(
+        mounted_version(&refused),
+        Some(output_version(&node, "nova-compute"))
+    );
     let init = &mut refused["spec"]["initContainers"][0];
     init["env"]
         .as_array_mut()

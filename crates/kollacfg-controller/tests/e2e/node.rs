@@ -51,6 +51,8 @@ fn inputs() -> (PathBuf, PathBuf) {
 
 /// A running node and its control plane.
 pub struct Node {
+    /// Held while the node runs (see [`exclusive`]).
+    _exclusive: fs::File,
     dir: Option<tempfile::TempDir>,
     /// The images imported: links to a subset of `KOLLACFG_NODE_IMAGES`.
     _images: tempfile::TempDir,
@@ -68,6 +70,7 @@ impl Node {
     /// Starts the node with these images of `KOLLACFG_NODE_IMAGES` imported (each import costs
     /// seconds, the nova image most), and waits until it is Ready.
     pub fn start_with(names: &[&str]) -> Self {
+        let exclusive = exclusive();
         let (bin, all) = inputs();
         let images = tempfile::Builder::new()
             .prefix("kollacfg-node-images.")
@@ -101,6 +104,7 @@ impl Node {
             .output()
             .expect("running tests/node/node-up.sh");
         let mut node = Self {
+            _exclusive: exclusive,
             dir: Some(dir),
             _images: images,
             path,
@@ -273,6 +277,24 @@ impl Node {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// One test node at a time on this machine, across test threads and processes: every kubelet
+/// writes pod logs under /var/log/pods whatever its root directory, and its garbage collection
+/// deletes the log directories of pods it does not know, which are another node's. Blocks
+/// until no other node runs; the lock goes with the returned file (released on drop, or when
+/// the process dies).
+fn exclusive() -> fs::File {
+    let path = std::env::temp_dir().join("kollacfg-node.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    file
 }
 
 impl Drop for Node {
