@@ -746,6 +746,7 @@ fn default_rendering_cluster_rbac_and_a_restricted_pod() {
             "--leader-elect",
             "--lease-name=kollacfg",
             "--concurrency=4",
+            "--settle-ms=2000",
             "--log-format=text",
             "--metrics-addr=0.0.0.0:8080"
         ]
@@ -848,6 +849,7 @@ fn namespace_scope_grants_the_same_rules_in_the_watched_namespaces_only() {
             "--lease-name=kollacfg",
             "--namespace=openstack,openstack-cell2",
             "--concurrency=4",
+            "--settle-ms=2000",
             "--log-format=text",
             "--metrics-addr=0.0.0.0:8080"
         ]
@@ -899,6 +901,7 @@ fn json_logs_replicas_resources_and_placement_variant() {
     let args = strings(&c["args"]);
     assert!(args.contains(&"--log-format=json".to_owned()), "{args:?}");
     assert!(args.contains(&"--concurrency=8".to_owned()), "{args:?}");
+    assert!(args.contains(&"--settle-ms=0".to_owned()), "{args:?}");
     assert!(
         !args.iter().any(|a| a.starts_with("--namespace")),
         "{args:?}"
