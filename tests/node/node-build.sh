@@ -264,8 +264,9 @@ pause_image() {
 kollacfg_image() {
     local t=$SECONDS binary key
     log "kollacfg: tests/tools/static-build.sh (cargo: rebuilds only what changed)"
-    "$repo/tests/tools/static-build.sh" </dev/null >&2
-    binary=$repo/target/static/$(rustc -vV | sed -n 's/^host: //p')/release/kollacfg
+    local target=${KOLLACFG_STATIC_TARGET:-$HOME/.cache/kollacfg/static-target}
+    KOLLACFG_STATIC_TARGET=$target "$repo/tests/tools/static-build.sh" </dev/null >&2
+    binary=$target/$(rustc -vV | sed -n 's/^host: //p')/release/kollacfg
     [[ -x $binary ]] || die "kollacfg: $binary was not built"
     key=$(key_of kollacfg_image one_file_rootfs -- "$(sha256sum <"$binary")")
     keys[kollacfg]=$key

@@ -4,7 +4,10 @@
 # that the binary is statically linked, runs with no shared library at hand, and answers
 # `kollacfg --version` and `kollacfg run --help`.
 #
-#   tests/tools/static-build.sh           build (into target/static) and check
+#   tests/tools/static-build.sh           build and check
+#
+# The build's target directory is $KOLLACFG_STATIC_TARGET, by default
+# ~/.cache/kollacfg/static-target: kept between clones, cargo rebuilds only what changed.
 #   tests/tools/static-build.sh --print   print the command it would run, and stop
 #
 # A release build: several minutes on two cores. Not part of tests/run; CI runs it on its own.
@@ -42,8 +45,9 @@ if command -v rustup >/dev/null; then
     echo "static-build: installed targets: $(rustup target list --installed | tr '\n' ' ')"
 fi
 
-# The release build gets a target directory of its own, away from the test builds.
-export CARGO_TARGET_DIR=target/static
+# The release build gets a target directory of its own, away from the test builds, cached.
+export CARGO_TARGET_DIR=${KOLLACFG_STATIC_TARGET:-$HOME/.cache/kollacfg/static-target}
+mkdir -p "$CARGO_TARGET_DIR"
 echo "static-build: in CARGO_TARGET_DIR=$CARGO_TARGET_DIR, running: $command"
 start=$(date +%s)
 sh -c "$command" </dev/null
