@@ -1,7 +1,7 @@
 -- Argo CD health check for every kind of kollacfg.dev (KollaConfig and the seven fragment
 -- kinds: they report the same condition types, see deploy/argocd/README.md). This file,
--- deploy/argocd/health/health.lua, is the one source: kollacfg.dev/<Kind>/health.lua and the
--- entries of deploy/argocd/argocd-cm.yaml are copies of it, written by
+-- deploy/argocd/health/health.lua, is the one source: the entries of
+-- deploy/argocd/argocd-cm.yaml are copies of it, written by
 -- `KOLLACFG_BLESS=1 cargo test -p kollacfg-api --test argocd` (which fails while they differ).
 --
 --   Degraded     a failure condition is True for the current generation: Invalid (the engine
