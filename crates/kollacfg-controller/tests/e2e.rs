@@ -1194,19 +1194,19 @@ spec:
     )
 }
 
-/// A Deployment mounting the stable-named output through volume `shared` (0440), never run
-/// (no kubelet).
-fn versioned_deployment(history: u32) -> String {
+/// Deployment `name` in `namespace` mounting the stable-named output through volume `shared`
+/// (0440), never run (no kubelet).
+fn versioned_deployment(namespace: &str, name: &str, history: u32) -> String {
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "api", "namespace": VERSIONED_NS},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "replicas": 1,
             "revisionHistoryLimit": history,
-            "selector": {"matchLabels": {"app": "api"}},
+            "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": "api"}},
+                "metadata": {"labels": {"app": name}},
                 "spec": {
                     "containers": [{"name": "main", "image": "registry.invalid/pause:1",
                         "volumeMounts": [{"name": "shared", "mountPath": "/etc/kolla"}]}],
@@ -1232,12 +1232,9 @@ fn versions(cluster: &Cluster) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// The Secret the Deployment's volume `shared` names.
-fn mounted_version(cluster: &Cluster) -> String {
-    let deployment = cluster
-        .get("deployment", VERSIONED_NS, "api")
-        .unwrap()
-        .unwrap();
+/// The Secret that the volume `shared` of Deployment `name` in `namespace` names.
+fn mounted_version(cluster: &Cluster, namespace: &str, name: &str) -> String {
+    let deployment = cluster.get("deployment", namespace, name).unwrap().unwrap();
     let volumes = deployment["spec"]["template"]["spec"]["volumes"]
         .as_array()
         .unwrap();
@@ -1249,8 +1246,6 @@ fn mounted_version(cluster: &Cluster) -> String {
         .to_string()
 }
 
-/// Waits until status.outputVersion differs from `not` and the Deployment mounts it (or, with
-/// `repointed` false, only the former); returns it.
 /// Waits for the version whose `definitions.json` carries `ha-params: ha_params` (a first
 /// render may publish a version before the policy is seen: that one is not the one wanted).
 fn wait_version(cluster: &Cluster, ha_params: u32, repointed: bool) -> String {
@@ -1283,7 +1278,7 @@ fn wait_version(cluster: &Cluster, ha_params: u32, repointed: bool) -> String {
                 "outputVersion {version} carries ha-params {carried:?}"
             ));
         }
-        let mounted = mounted_version(cluster);
+        let mounted = mounted_version(cluster, VERSIONED_NS, "api");
         if repointed && mounted != version {
             return Err(format!(
                 "outputVersion {version}, Deployment mounts {mounted}"
@@ -1305,7 +1300,7 @@ fn versioned_outputs() {
         return;
     };
     small_world(&cluster, VERSIONED_NS);
-    cluster.apply(&versioned_deployment(10));
+    cluster.apply(&versioned_deployment(VERSIONED_NS, "api", 10));
     let mut controller = Controller::start(&cluster, "only", &[]);
     controller.wait_ready();
     let policy = |n| rabbit_policy(VERSIONED_NS, "ha-all-exactly-two", ".*", n);
@@ -1398,7 +1393,7 @@ fn versioned_outputs() {
     // Undo: the Deployment goes back to v2's template; kollacfg leaves it there.
     cluster.kubectl(&["rollout", "undo", "deployment/api", "-n", VERSIONED_NS]);
     wait::until("the undo applied", SHORT, || {
-        let mounted = mounted_version(&cluster);
+        let mounted = mounted_version(&cluster, VERSIONED_NS, "api");
         if mounted == v2 {
             Ok(())
         } else {
@@ -1409,7 +1404,11 @@ fn versioned_outputs() {
     let mut controller = Controller::start(&cluster, "third", &[]);
     controller.wait_ready();
     wait_quiet(&controller, Duration::from_secs(3));
-    assert_eq!(mounted_version(&cluster), v2, "kollacfg fought the undo");
+    assert_eq!(
+        mounted_version(&cluster, VERSIONED_NS, "api"),
+        v2,
+        "kollacfg fought the undo"
+    );
     let kc = cluster
         .get("kollaconfig", VERSIONED_NS, "rabbitmq")
         .unwrap()

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::cluster::Cluster;
 use crate::controller::Controller;
 use crate::world::{self, object_files};
-use crate::{wait, wait_quiet, SHORT};
+use crate::{mounted_version, versioned_deployment, wait, wait_quiet, SHORT};
 
 const NS: &str = "e2e-rollouts";
 const FRAGMENTS: usize = 50;
@@ -78,27 +78,6 @@ spec:
         .join("---\n")
 }
 
-fn deployment(name: &str) -> String {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "api"}},
-            "template": {
-                "metadata": {"labels": {"app": "api"}},
-                "spec": {
-                    "containers": [{"name": "main", "image": "registry.invalid/pause:1",
-                        "volumeMounts": [{"name": "shared", "mountPath": "/etc/kolla"}]}],
-                    "volumes": [{"name": "shared", "secret": {"secretName": "rabbitmq-config"}}]
-                }
-            }
-        }
-    })
-    .to_string()
-}
-
 fn kc(cluster: &Cluster) -> Value {
     cluster
         .get("kollaconfig", NS, "rabbitmq")
@@ -117,12 +96,9 @@ fn generation(cluster: &Cluster) -> i64 {
     api(cluster)["metadata"]["generation"].as_i64().unwrap()
 }
 
-/// The Secret the Deployment's volume `shared` names.
+/// The Secret the Deployment `api`'s volume `shared` names.
 fn mounted(cluster: &Cluster) -> String {
-    api(cluster)["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    mounted_version(cluster, NS, "api")
 }
 
 /// The `ha-params` of every policy of version `name`'s definitions.json, in policy order.
@@ -179,7 +155,7 @@ fn rollouts_observed_paused_and_one_restart_per_burst() {
         return;
     };
     crate::small_world(&cluster, NS);
-    cluster.apply(&deployment("api"));
+    cluster.apply(&versioned_deployment(NS, "api", 10));
     let mut controller = Controller::start(&cluster, "only", &[]);
     controller.wait_ready();
     let start = generation(&cluster);
@@ -283,5 +259,26 @@ fn rollouts_observed_paused_and_one_restart_per_burst() {
         start + 3,
         "unpausing moves the template once"
     );
+
+    // A workload created after the KollaConfig that names it is rolled out when it appears
+    // (the workload watch), not at the next resync (10 minutes).
+    cluster.apply(&kolla_config(false, true));
+    wait::until("WorkloadNotFound", SHORT, || {
+        let condition = rolled_out(&cluster);
+        if condition["reason"] == "WorkloadNotFound" {
+            Ok(())
+        } else {
+            Err(condition.to_string())
+        }
+    });
+    cluster.apply(&versioned_deployment(NS, "late", 10));
+    wait::until("the late Deployment on the newest version", SHORT, || {
+        let now = mounted_version(&cluster, NS, "late");
+        if now == third {
+            Ok(())
+        } else {
+            Err(now)
+        }
+    });
     controller.stop();
 }
