@@ -344,18 +344,19 @@ async fn apply_and_sync(
         .clone()
         .or_else(|| versions.first().map(|v| v.object.clone()));
     // The rollout workloads as read, and what each is to do.
-    let previous_records = kc.status.as_ref().map_or(&[][..], |s| s.rollout.as_slice());
+    let hash = built.rollout_hash.clone();
+    let version_name = output.name().to_string();
+    let plan = hash.as_deref().map(|hash| apply::RolloutPlan {
+        hash,
+        version: versioned.then_some((version_name.as_str(), kc.spec.output.kind)),
+        previous: kc.status.as_ref().map_or(&[][..], |s| s.rollout.as_slice()),
+        target: kc,
+    });
     let mut warnings = Vec::new();
-    let workloads = match &built.rollout_hash {
-        Some(hash) => {
+    let workloads = match &plan {
+        Some(plan) => {
             let read = apply::read_workloads(&ctx.client, namespace, &kc.spec.rollout).await?;
-            let plan = apply::RolloutPlan {
-                hash,
-                version: versioned.then(|| (output.name(), kc.spec.output.kind)),
-                previous: previous_records,
-                target: kc,
-            };
-            apply::plan_steps(read, &plan, &mut warnings)
+            apply::plan_steps(read, plan, &mut warnings)
         }
         None => Vec::new(),
     };
@@ -405,14 +406,8 @@ async fn apply_and_sync(
         written,
         ..Applied::default()
     };
-    if let Some(hash) = built.rollout_hash.clone() {
-        let plan = apply::RolloutPlan {
-            hash: &hash,
-            version: versioned.then(|| (output.name(), kc.spec.output.kind)),
-            previous: previous_records,
-            target: kc,
-        };
-        let outcome = apply::move_workloads(&ctx.client, namespace, &workloads, &plan).await?;
+    if let Some(plan) = &plan {
+        let outcome = apply::move_workloads(&ctx.client, namespace, &workloads, plan).await?;
         applied.annotated = outcome.annotated.clone();
         writes.workloads = outcome.annotated.len();
         for workload in &outcome.annotated {
@@ -439,7 +434,7 @@ async fn apply_and_sync(
             };
             records.push(rollout::record(
                 workload,
-                &plan,
+                plan,
                 &pods,
                 &files,
                 &before,
@@ -448,9 +443,9 @@ async fn apply_and_sync(
         }
         if !kc.spec.rollout.is_empty() {
             let version = if versioned {
-                output.name().to_string()
+                version_name.clone()
             } else {
-                rollout::short(&hash)
+                rollout::short(plan.hash)
             };
             let previous = kc
                 .status
