@@ -298,9 +298,6 @@ impl Workload {
 pub struct RolloutOutcome {
     /// `Kind/name` of each workload whose template was changed.
     pub annotated: Vec<String>,
-    /// `Kind/name` of each workload left on an older version because it was rolled back
-    /// (`kubectl rollout undo`) after kollacfg rolled the current one out.
-    pub rolled_back: Vec<String>,
     /// Each workload as read (before any change), for what refers to old versions.
     pub workloads: Vec<(RolloutRef, serde_json::Value)>,
 }
@@ -489,7 +486,6 @@ pub async fn move_workloads(
             Step::Missing => tracing::warn!(kind, object, "rollout workload not found; skipped"),
             Step::RolledBack { .. } => {
                 tracing::info!(kind, object, "rolled back by hand; left on its version");
-                outcome.rolled_back.push(workload.id());
             }
             Step::Current { .. } | Step::Held { .. } => {}
             Step::Move { volume, .. } => {
