@@ -91,17 +91,21 @@ fn create_base(cluster: &Cluster, namespace: &str, kolla_config: &Value) {
     }
 }
 
-/// Creates the workloads of a KollaConfig's `spec.rollout`.
+/// Creates the workloads of a KollaConfig's `spec.rollout`; an entry's `volume` mounts the
+/// stable output name, the placeholder that a versioned rollout replaces.
 fn create_workloads(cluster: &Cluster, namespace: &str, kolla_config: &Value) {
+    let (_, output) = output_of(kolla_config);
     for workload in kolla_config["spec"]["rollout"]
         .as_array()
         .into_iter()
         .flatten()
     {
+        let mount = workload["volume"].as_str().map(|v| (v, output.as_str()));
         cluster.apply(&world::workload(
             workload["kind"].as_str().unwrap(),
             namespace,
             workload["name"].as_str().unwrap(),
+            mount,
         ));
     }
 }
@@ -109,7 +113,9 @@ fn create_workloads(cluster: &Cluster, namespace: &str, kolla_config: &Value) {
 /// Applies the seed scenario `examples/<seed>` in `namespace` (base objects, rollout
 /// workloads, then its resources with kubectl), waits until every output object holds exactly
 /// what `kollacfg render` writes offline, every KollaConfig is Ready and every workload has its
-/// config hash. Returns the outputs as (kind, namespace, name).
+/// config hash. A versioned output is the version `status.outputVersion` names: immutable,
+/// owned by its KollaConfig, mounted by each rollout entry's volume, and the stable name is
+/// never written. Returns the outputs as (kind, namespace, name).
 fn apply_seed(cluster: &Cluster, seed: &str, namespace: &str) -> Vec<(String, String, String)> {
     let manifests =
         example(seed).replace("namespace: openstack", &format!("namespace: {namespace}"));
@@ -129,18 +135,122 @@ fn apply_seed(cluster: &Cluster, seed: &str, namespace: &str) -> Vec<(String, St
     for target in &targets {
         let name = target["metadata"]["name"].as_str().unwrap();
         let service = target["spec"]["service"].as_str().unwrap();
-        let (kind, output) = output_of(target);
+        let (kind, stable) = output_of(target);
         let want = &offline[service];
-        wait_output(cluster, &kind, namespace, &output, want);
+        let versioned = target["spec"]["output"]["versioned"] == true;
+        let output = if versioned {
+            wait_version_output(cluster, &kind, namespace, name, want)
+        } else {
+            wait_output(cluster, &kind, namespace, &stable, want);
+            stable.clone()
+        };
         wait_condition(cluster, "kollaconfig", namespace, name, "Ready");
         for workload in target["spec"]["rollout"].as_array().into_iter().flatten() {
             let kind = workload["kind"].as_str().unwrap();
             let name = workload["name"].as_str().unwrap();
             wait_hash(cluster, kind, namespace, name, None);
+            if let Some(volume) = workload["volume"].as_str() {
+                wait_volume(cluster, kind, namespace, name, volume, &output);
+            }
+        }
+        if versioned {
+            let hash = output
+                .strip_prefix(&format!("{stable}-"))
+                .unwrap_or_default();
+            assert!(
+                hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{seed}: version {output} is not {stable}-<10 hex digits>"
+            );
+            assert_eq!(
+                cluster.get(&kind, namespace, &stable).unwrap(),
+                None,
+                "{seed}: the stable-named output {stable} was written in versioned mode"
+            );
         }
         outputs.push((kind, namespace.to_string(), output));
     }
     outputs
+}
+
+/// Waits until KollaConfig `name`'s `status.outputVersion` names an output of `kind` that holds
+/// exactly `want`, is immutable, carries the target label and is owned by the KollaConfig;
+/// returns its name.
+fn wait_version_output(
+    cluster: &Cluster,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    want: &Files,
+) -> String {
+    let version = wait::until(
+        &format!("KollaConfig {namespace}/{name} to name a version equal to the offline render"),
+        SHORT,
+        || {
+            let config = cluster
+                .get("kollaconfig", namespace, name)?
+                .ok_or("no KollaConfig")?;
+            let version = config["status"]["outputVersion"]
+                .as_str()
+                .ok_or_else(|| format!("no outputVersion: {}", config["status"]))?
+                .to_string();
+            let object = cluster
+                .get(kind, namespace, &version)?
+                .ok_or(format!("{version} not found"))?;
+            let got = world::object_files(&object);
+            if &got != want {
+                return Err(world::describe_difference(want, &got));
+            }
+            Ok(object)
+        },
+    );
+    let version_name = version["metadata"]["name"].as_str().unwrap().to_string();
+    assert_eq!(
+        version["immutable"], true,
+        "{version_name} is not immutable"
+    );
+    assert_eq!(
+        version["metadata"]["labels"]["kollacfg.dev/target"], name,
+        "{version_name}: {}",
+        version["metadata"]
+    );
+    let owners = version["metadata"]["ownerReferences"].as_array().unwrap();
+    assert!(
+        owners
+            .iter()
+            .any(|o| o["kind"] == "KollaConfig" && o["name"] == name),
+        "{version_name} is not owned by KollaConfig {name}: {owners:?}"
+    );
+    version_name
+}
+
+/// Waits until volume `volume` of workload `kind`/`name`'s pod template names `secret`.
+fn wait_volume(
+    cluster: &Cluster,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    volume: &str,
+    secret: &str,
+) {
+    wait::until(
+        &format!("{kind} {namespace}/{name}: volume {volume} to mount {secret}"),
+        SHORT,
+        || {
+            let workload = cluster.get(kind, namespace, name)?.ok_or("not found")?;
+            let volumes = &workload["spec"]["template"]["spec"]["volumes"];
+            let named = volumes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"] == volume)
+                .ok_or_else(|| format!("no volume {volume}: {volumes}"))?;
+            if named["secret"]["secretName"] == secret {
+                Ok(())
+            } else {
+                Err(format!("volume {named}"))
+            }
+        },
+    );
 }
 
 /// Waits until a workload carries a config hash (other than `not`); returns it.
@@ -446,7 +556,7 @@ fn seeds_edits_and_restart() {
     cluster.kubectl(&["create", "namespace", ns]);
     let target: Value = documents(&kolla_config(ns, "[]")).remove(0);
     create_base(&cluster, ns, &target);
-    cluster.apply(&world::workload("Deployment", ns, "rabbitmq"));
+    cluster.apply(&world::workload("Deployment", ns, "rabbitmq", None));
     let mut world = Manifests::new(&cluster, ns);
     world.set(
         "kollaconfig",

@@ -193,7 +193,7 @@ fn policies_follow_the_resources_live() {
         &base,
     ]);
     credentials(&cluster, PASSWORD);
-    cluster.apply(&world::workload("StatefulSet", NS, "rabbitmq"));
+    cluster.apply(&world::workload("StatefulSet", NS, "rabbitmq", None));
     let mut controller = Controller::start(&cluster, "broker", &["--broker-resync", "3"]);
     controller.wait_ready();
 

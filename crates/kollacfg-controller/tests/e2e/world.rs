@@ -143,7 +143,9 @@ pub fn condition_true(object: &Value, type_: &str) -> bool {
 }
 
 /// A workload of `kind` named `name`: one replica of an image that is never pulled (no kubelet).
-pub fn workload(kind: &str, namespace: &str, name: &str) -> String {
+/// With `mount` = (volume, secret): a Secret volume of that name, mounted where kolla reads its
+/// files.
+pub fn workload(kind: &str, namespace: &str, name: &str, mount: Option<(&str, &str)>) -> String {
     let mut spec = json!({
         "replicas": 1,
         "selector": {"matchLabels": {"app": name}},
@@ -152,6 +154,12 @@ pub fn workload(kind: &str, namespace: &str, name: &str) -> String {
             "spec": {"containers": [{"name": "main", "image": "registry.invalid/pause:1"}]}
         }
     });
+    if let Some((volume, secret)) = mount {
+        let pod = &mut spec["template"]["spec"];
+        pod["containers"][0]["volumeMounts"] =
+            json!([{"name": volume, "mountPath": "/var/lib/kolla/config_files"}]);
+        pod["volumes"] = json!([{"name": volume, "secret": {"secretName": secret}}]);
+    }
     match kind {
         "StatefulSet" => spec["serviceName"] = json!(name),
         "DaemonSet" => {
