@@ -1,6 +1,8 @@
 //! Types shared by several kinds: references to other objects, the fragment status and the
 //! condition types the controller reports. Pure data; no kind-specific rules live here.
 
+use std::cmp::Ordering;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -79,4 +81,89 @@ pub struct FragmentStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(transform = list_map(&["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+impl FragmentStatus {
+    /// Whether `self` and `stored` say the same thing, whatever the order of their conditions.
+    /// The API server keeps `conditions` as a map keyed by type: an apply merges into the stored
+    /// order (a type added later stays last), so a status read back may list in another order
+    /// the conditions the controller keeps sorted.
+    pub fn same_as(&self, stored: &Self) -> bool {
+        let Self {
+            observed_generation,
+            conditions,
+        } = self;
+        *observed_generation == stored.observed_generation
+            && same_list_map(conditions, &stored.conditions, |x, y| x.type_.cmp(&y.type_))
+    }
+}
+
+/// Whether two list-map lists (see [`FragmentStatus::same_as`]) hold the same entries, in any
+/// order; `by_key` orders entries by their map key.
+pub fn same_list_map<T: PartialEq>(a: &[T], b: &[T], by_key: impl Fn(&T, &T) -> Ordering) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y): (Vec<&T>, Vec<&T>) = (a.iter().collect(), b.iter().collect());
+    x.sort_by(|p, q| by_key(p, q));
+    y.sort_by(|p, q| by_key(p, q));
+    x == y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KollaConfigStatus, WorkloadRollout};
+
+    fn condition(type_: &str, message: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: "True".into(),
+            reason: "R".into(),
+            message: message.into(),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            observed_generation: None,
+        }
+    }
+
+    #[test]
+    fn statuses_compare_their_list_maps_in_any_order() {
+        let sorted = FragmentStatus {
+            observed_generation: Some(2),
+            conditions: vec![condition("Live", "a"), condition("Ready", "b")],
+        };
+        let mut stored = sorted.clone();
+        stored.conditions.reverse();
+        assert_ne!(sorted, stored);
+        assert!(sorted.same_as(&stored));
+        stored.conditions[0].message = "changed".into();
+        assert!(!sorted.same_as(&stored));
+        stored.conditions.pop();
+        assert!(!sorted.same_as(&stored));
+        let mut older = sorted.clone();
+        older.observed_generation = Some(1);
+        assert!(!sorted.same_as(&older));
+
+        let rollout = |name: &str| WorkloadRollout {
+            kind: "StatefulSet".into(),
+            name: name.into(),
+            ..WorkloadRollout::default()
+        };
+        let target = KollaConfigStatus {
+            conditions: sorted.conditions.clone(),
+            rollout: vec![rollout("a"), rollout("b")],
+            ..KollaConfigStatus::default()
+        };
+        let mut stored = target.clone();
+        stored.conditions.reverse();
+        stored.rollout.reverse();
+        assert!(target.same_as(&stored));
+        stored.output_version = Some("rabbitmq-config-0123456789".into());
+        assert!(!target.same_as(&stored));
+    }
 }

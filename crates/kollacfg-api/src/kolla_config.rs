@@ -430,6 +430,35 @@ pub struct KollaConfigStatus {
     pub rollout: Vec<WorkloadRollout>,
 }
 
+impl KollaConfigStatus {
+    /// Whether `self` and `stored` say the same thing, whatever the order of the list-map lists
+    /// (`conditions`, `files`, `rollout`; see [`crate::FragmentStatus::same_as`]).
+    pub fn same_as(&self, stored: &Self) -> bool {
+        use crate::common::same_list_map;
+        // Destructured, so that a new field cannot be left out of the comparison.
+        let Self {
+            observed_generation,
+            conditions,
+            files,
+            contributors,
+            contributor_count,
+            broker,
+            output_version,
+            rollout,
+        } = self;
+        *observed_generation == stored.observed_generation
+            && same_list_map(conditions, &stored.conditions, |x, y| x.type_.cmp(&y.type_))
+            && same_list_map(files, &stored.files, |x, y| x.name.cmp(&y.name))
+            && same_list_map(rollout, &stored.rollout, |x, y| {
+                (&x.kind, &x.name).cmp(&(&y.kind, &y.name))
+            })
+            && *contributors == stored.contributors
+            && *contributor_count == stored.contributor_count
+            && *broker == stored.broker
+            && *output_version == stored.output_version
+    }
+}
+
 /// What kollacfg last rolled out to one workload.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

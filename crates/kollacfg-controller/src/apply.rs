@@ -541,7 +541,11 @@ pub async fn write_target_status(
     kc: &KollaConfig,
     status: &KollaConfigStatus,
 ) -> Result<bool> {
-    if kc.status.as_ref() == Some(status) {
+    if kc
+        .status
+        .as_ref()
+        .is_some_and(|stored| status.same_as(stored))
+    {
         return Ok(false);
     }
     let namespace = kc.metadata.namespace.clone().unwrap_or_default();
@@ -563,7 +567,7 @@ pub async fn write_fragment_status(
     fragment: &AnyResource,
     status: &FragmentStatus,
 ) -> Result<bool> {
-    if crate::build::stored_fragment_status(fragment) == Some(status) {
+    if crate::build::stored_fragment_status(fragment).is_some_and(|stored| status.same_as(stored)) {
         return Ok(false);
     }
     let kind = fragment.kind();

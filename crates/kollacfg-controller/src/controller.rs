@@ -497,6 +497,13 @@ async fn apply_and_sync(
         .inc_by(pass.restored as u64);
     if let Ok(outcome) = &pass.result {
         writes.broker = outcome.put.len() + outcome.deleted.len();
+        if writes.broker > 0 {
+            tracing::info!(
+                written = outcome.put.len(),
+                deleted = outcome.deleted.len(),
+                "broker policies synced"
+            );
+        }
         if pass.restored > 0 {
             tracing::info!(restored = pass.restored, "broker drift repaired");
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::Method;
 use k8s_openapi::api::core::v1::Secret;
-use kollacfg_api::{to_fragment, to_target, AnyResource, KollaConfig};
+use kollacfg_api::{parse_documents, to_fragment, to_target, AnyResource, KollaConfig};
 use kollacfg_render::render::render_target;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -347,6 +347,42 @@ async fn second_pass_over_the_same_world_sends_no_write() {
             (&Method::GET, STS_URI)
         ]
     );
+}
+
+/// `object` with the conditions of its status in reverse order.
+fn conditions_reversed(object: &impl serde::Serialize) -> Value {
+    let mut value = serde_json::to_value(object).unwrap();
+    if let Some(list) = value["status"]["conditions"].as_array_mut() {
+        assert!(list.len() > 1, "nothing to reorder: {list:?}");
+        list.reverse();
+    }
+    value
+}
+
+/// The API server keeps conditions as a map keyed by type and merges an apply into the stored
+/// order, so statuses read back may list them in another order than the controller writes
+/// them: that is no difference, and nothing is rewritten.
+#[tokio::test]
+async fn statuses_stored_in_another_order_are_not_rewritten() {
+    let (kc, frags, output) = rolled_out_world().await;
+    let kc: KollaConfig = serde_json::from_value(conditions_reversed(&kc)).unwrap();
+    let frags: Vec<AnyResource> = frags
+        .iter()
+        .map(|f| {
+            parse_documents(&conditions_reversed(f).to_string())
+                .unwrap()
+                .remove(0)
+        })
+        .collect();
+    let hash = files_hash(&expected_files());
+    let script = vec![
+        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, OUTPUT_URI, 200, output),
+        Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
+    ];
+    let (result, _) = pass(kc, frags, script).await;
+    let (_, writes) = result.expect("pass failed");
+    assert_eq!(writes, Writes::default());
 }
 
 #[tokio::test]
