@@ -209,6 +209,24 @@ impl Metrics {
         } else {
             all.insert(target.to_string(), states);
         }
+        self.publish_rollouts(&all);
+    }
+
+    /// Forgets the rollout workloads of every KollaConfig `exists` says is gone (a deleted
+    /// KollaConfig is not reconciled again, so nothing else would).
+    pub fn retain_rollouts(&self, exists: impl Fn(&str) -> bool) {
+        let mut all = self
+            .rollout_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let before = all.len();
+        all.retain(|target, _| exists(target));
+        if all.len() != before {
+            self.publish_rollouts(&all);
+        }
+    }
+
+    fn publish_rollouts(&self, all: &HashMap<String, Vec<RolloutState>>) {
         for state in RolloutState::ALL {
             let count = all.values().flatten().filter(|s| **s == state).count();
             self.rollout_workloads
@@ -293,6 +311,14 @@ mod tests {
             text.contains("kollacfg_rollout_workloads{state=\"Paused\"} 0"),
             "{text}"
         );
+        // b/y deleted: forgotten at the next sweep.
+        m.retain_rollouts(|target| target != "b/y");
+        let text = m.render();
+        assert!(
+            text.contains("kollacfg_rollout_workloads{state=\"Complete\"} 1"),
+            "{text}"
+        );
+        m.set_rollout("b/y", vec![RolloutState::Complete]);
         m.set_rollout("a/x", Vec::new());
         let text = m.render();
         assert!(
