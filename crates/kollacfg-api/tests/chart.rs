@@ -747,6 +747,7 @@ fn default_rendering_cluster_rbac_and_a_restricted_pod() {
             "--lease-name=kollacfg",
             "--concurrency=4",
             "--settle-ms=2000",
+            "--broker-resync=60",
             "--log-format=text",
             "--metrics-addr=0.0.0.0:8080"
         ]
@@ -850,6 +851,7 @@ fn namespace_scope_grants_the_same_rules_in_the_watched_namespaces_only() {
             "--namespace=openstack,openstack-cell2",
             "--concurrency=4",
             "--settle-ms=2000",
+            "--broker-resync=60",
             "--log-format=text",
             "--metrics-addr=0.0.0.0:8080"
         ]
@@ -902,6 +904,7 @@ fn json_logs_replicas_resources_and_placement_variant() {
     assert!(args.contains(&"--log-format=json".to_owned()), "{args:?}");
     assert!(args.contains(&"--concurrency=8".to_owned()), "{args:?}");
     assert!(args.contains(&"--settle-ms=0".to_owned()), "{args:?}");
+    assert!(args.contains(&"--broker-resync=15".to_owned()), "{args:?}");
     assert!(
         !args.iter().any(|a| a.starts_with("--namespace")),
         "{args:?}"
@@ -971,6 +974,7 @@ fn the_schema_refuses_unknown_keys_bad_enums_and_out_of_range_numbers() {
         ("image.pullPolicy=Sometimes", "image.pullPolicy"),
         ("replicas=0", "replicas"),
         ("concurrency=0", "concurrency"),
+        ("brokerResyncSeconds=0", "brokerResyncSeconds"),
         ("watchNamespaces={Not_A_Namespace}", "watchNamespaces"),
         ("watchNamespaces=openstack", "watchNamespaces"),
     ];
