@@ -460,6 +460,18 @@ pub fn broker_status(
     })
 }
 
+/// Whether a RabbitPolicy keeps its stored `Live` condition (`stored`, among its conditions)
+/// after a pass that did not reach the broker: when the condition describes the fragment's
+/// current `generation`. The KollaConfig's `BrokerSynced` says the broker is not reached; a
+/// broker outage then rewrites one status, not one per RabbitPolicy (twice: down, back). A
+/// fragment edited meanwhile (or new) gets `Unknown`.
+pub fn keeps_last_live(pass: &Pass, stored: &[Condition], generation: Option<i64>) -> bool {
+    pass.result.is_err()
+        && stored
+            .iter()
+            .any(|c| c.type_ == CONDITION_LIVE && c.observed_generation == generation)
+}
+
 /// Whether the `BrokerSynced` condition changed status or reason between `before` and `after`.
 pub fn synced_changed(before: &[Condition], after: &[Condition]) -> bool {
     crate::conditions::transitioned(before, after, CONDITION_BROKER_SYNCED)
@@ -650,6 +662,27 @@ mod tests {
             )
         );
         assert_eq!(after_edit.fragments, after_that.fragments);
+    }
+
+    #[test]
+    fn an_unreached_broker_keeps_the_live_condition_of_unedited_policies() {
+        let live = |generation: i64| Condition {
+            type_: CONDITION_LIVE.into(),
+            status: "True".into(),
+            reason: "Live".into(),
+            message: "policy //ttl is live in the broker as rendered".into(),
+            observed_generation: Some(generation),
+            last_transition_time: Time(Timestamp::UNIX_EPOCH),
+        };
+        let down = pass(Err(SyncError::Broker(BrokerError::Unreachable(
+            "refused".into(),
+        ))));
+        let up = pass(Ok(outcome(Vec::new(), 0)));
+        assert!(keeps_last_live(&down, &[live(2)], Some(2)));
+        // Edited since (generation 3), never live, or the broker reached: the pass decides.
+        assert!(!keeps_last_live(&down, &[live(2)], Some(3)));
+        assert!(!keeps_last_live(&down, &[], Some(2)));
+        assert!(!keeps_last_live(&up, &[live(2)], Some(2)));
     }
 
     #[test]

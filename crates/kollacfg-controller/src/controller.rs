@@ -561,10 +561,16 @@ fn put_broker_conditions(
     for (id, status) in &mut built.fragments {
         if let Some(live) = report.fragments.get(id) {
             let stored = stored_conditions(fragments, id);
+            let (extra, carried) =
+                if broker::keeps_last_live(pass, stored, status.observed_generation) {
+                    (Vec::new(), &[kollacfg_api::CONDITION_LIVE][..])
+                } else {
+                    (vec![live.clone()], &[][..])
+                };
             conditions::merge(
                 &mut status.conditions,
-                vec![live.clone()],
-                &[],
+                extra,
+                carried,
                 stored,
                 status.observed_generation,
                 now,

@@ -334,6 +334,14 @@ fn policies_follow_the_resources_live() {
     // 7. The broker down for 30 s: an edit made meanwhile is reported BrokerUnreachable; once
     // the broker is back (it imports kolla's base file again at boot, ha-all included), the
     // controller converges by itself through its backoff: the edit live, ha-all gone again.
+    // A RabbitPolicy left alone keeps its Live condition, unwritten; the new one is Unknown.
+    let bench_policy = || {
+        cluster
+            .get("rabbitpolicy", NS, "ttl-bench")
+            .unwrap()
+            .unwrap()
+    };
+    let before = bench_policy();
     node.stop_server();
     let down = Instant::now();
     cluster.apply(&policy(
@@ -341,6 +349,20 @@ fn policies_follow_the_resources_live() {
         "  pattern: '^ttl\\.'\n  definition: {message-ttl: 60000}\n",
     ));
     wait_synced(&cluster, "False", "BrokerUnreachable");
+    wait::until("the new RabbitPolicy's Live Unknown", LIMIT, || {
+        let ttl = cluster.get("rabbitpolicy", NS, "ttl")?.ok_or("no ttl")?;
+        match world::condition(&ttl, "Live") {
+            Some(c) if c["status"] == "Unknown" && c["reason"] == "BrokerUnreachable" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    let during = bench_policy();
+    assert_eq!(
+        during["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+        "the status of an unedited RabbitPolicy was rewritten in the outage: {}",
+        during["status"]
+    );
+    assert_eq!(world::condition(&during, "Live").unwrap()["status"], "True");
     std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
     node.start_again();
     let back = Instant::now();
