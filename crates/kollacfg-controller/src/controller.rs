@@ -2,7 +2,7 @@
 //! apply (writes only what differs) → status. Also the error policy with its per-object
 //! exponential backoff. Starting the watchers lives in `runtime`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -148,6 +148,31 @@ impl Context {
                 Some(self.settle)
             }
         }
+    }
+
+    /// Forgets what is kept per KollaConfig (a settling change, the rollout gauge's workloads)
+    /// for every KollaConfig not in `existing`: a deleted KollaConfig is not reconciled again.
+    pub fn forget_deleted(&self, existing: &[&KollaConfig]) {
+        let known: HashSet<ObjectRef<KollaConfig>> =
+            existing.iter().map(|kc| ObjectRef::from_obj(*kc)).collect();
+        self.settling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key, _| known.contains(key));
+        self.metrics.retain_rollouts(|target| {
+            target.split_once('/').is_some_and(|(namespace, name)| {
+                known.contains(&ObjectRef::new(name).within(namespace))
+            })
+        });
+    }
+
+    /// How many KollaConfigs have a change settling.
+    #[cfg(test)]
+    pub fn settling_count(&self) -> usize {
+        self.settling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }
 

@@ -597,3 +597,39 @@ async fn the_settle_window_starts_over_when_the_change_changes() {
     context.settle = Duration::ZERO;
     assert_eq!(context.settle_wait(&key, "d"), None, "no window: at once");
 }
+
+#[tokio::test]
+async fn what_is_kept_for_a_deleted_kolla_config_is_forgotten() {
+    let (mut ctx, _verifier) = context(&fragments(&BTreeMap::new()));
+    let kept = kolla_config(None);
+    let mut deleted = kolla_config(None);
+    deleted.metadata.name = Some("gone".into());
+    let context = std::sync::Arc::get_mut(&mut ctx).unwrap();
+    context.settle = Duration::from_secs(3600);
+    for kc in [&kept, &deleted] {
+        assert!(context.settle_wait(&ObjectRef::from_obj(kc), "a").is_some());
+        let target = format!(
+            "{}/{}",
+            kc.metadata.namespace.as_deref().unwrap(),
+            kc.metadata.name.as_deref().unwrap()
+        );
+        context
+            .metrics
+            .set_rollout(&target, vec![kollacfg_api::RolloutState::Stuck]);
+    }
+    assert_eq!(context.settling_count(), 2);
+    context.forget_deleted(&[&kept]);
+    assert_eq!(context.settling_count(), 1);
+    let text = context.metrics.render();
+    assert!(
+        text.contains("kollacfg_rollout_workloads{state=\"Stuck\"} 1"),
+        "{text}"
+    );
+    // The one kept is still settling where it was.
+    assert!(
+        context
+            .settle_wait(&ObjectRef::from_obj(&kept), "a")
+            .unwrap()
+            <= context.settle
+    );
+}

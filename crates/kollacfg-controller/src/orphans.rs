@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use kollacfg_api::{AnyResource, KollaConfig};
 use kube::runtime::reflector::Store;
-use kube::ResourceExt;
 
 use crate::apply::write_fragment_status;
 use crate::build::{fragment_previous, orphan_status};
@@ -75,16 +74,12 @@ pub async fn sweep(ctx: &Context, kolla_configs: &[&KollaConfig]) -> Result<usiz
 }
 
 /// Sweeps every [`SWEEP_EVERY`] until dropped. Failures are logged and retried next time.
-/// Each sweep also drops the workloads of deleted KollaConfigs from the rollout gauge.
+/// Each sweep also forgets what the controller kept for deleted KollaConfigs.
 pub async fn sweep_forever(ctx: &Context, kolla_configs: Store<KollaConfig>) {
     loop {
         let state = kolla_configs.state();
         let refs: Vec<&KollaConfig> = state.iter().map(|kc| &**kc).collect();
-        let known: HashSet<String> = refs
-            .iter()
-            .map(|kc| format!("{}/{}", kc.namespace().unwrap_or_default(), kc.name_any()))
-            .collect();
-        ctx.metrics.retain_rollouts(|target| known.contains(target));
+        ctx.forget_deleted(&refs);
         match sweep(ctx, &refs).await {
             Ok(0) => {}
             Ok(written) => tracing::info!(written, "fragments without a KollaConfig reported"),
