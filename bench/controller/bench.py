@@ -211,7 +211,9 @@ def workload(kind, name, ns):
     }
     if kind == "StatefulSet":
         spec["serviceName"] = name
-        spec["replicas"] = 1
+        # No pod: the rollout completes as soon as kube-controller-manager has seen the new
+        # template (the DaemonSets have no node to run on).
+        spec["replicas"] = 0
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta(name, ns), "spec": spec}
 
 

@@ -60,7 +60,11 @@ echo "kollacfg $("$work/kollacfg" --version | cut -d' ' -f2), commit $(git rev-p
 echo "== cluster"
 KUBE_BIN_DIR=${KUBE_BIN_DIR:-$("$repo/tests/e2e/kube-build.sh")}
 export KUBE_BIN_DIR
-KUBE_UP_WATCH_PID=$$ "$repo/tests/e2e/kube-up.sh" "$work/cluster"
+# With kube-controller-manager: the controller follows each rollout until the workload's own
+# controller reports it complete (the StatefulSets have 0 replicas and there is no node, so it
+# completes at once); without one, every rollout would stay Progressing and be polled.
+KUBE_UP_CONTROLLER_MANAGER=1 KUBE_UP_CONTROLLERS=deployment,replicaset,statefulset,daemonset,garbagecollector,namespace,serviceaccount,serviceaccount-token,clusterrole-aggregation \
+    KUBE_UP_WATCH_PID=$$ "$repo/tests/e2e/kube-up.sh" "$work/cluster"
 # shellcheck disable=SC1091
 . "$work/cluster/env"
 echo "kube-apiserver $("$KUBE_BIN_DIR/kube-apiserver" --version | cut -d' ' -f2), etcd $(etcd --version | awk '/etcd Version/ {print $3}')"
