@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The controller benchmark (issue 3 item 9), end to end: builds `kollacfg` (release), starts a
-# private kube-apiserver 1.20 + etcd on loopback (tests/e2e/kube-up.sh), installs the CRDs
+# private kube-apiserver 1.20 + etcd + kube-controller-manager on loopback (tests/e2e/kube-up.sh;
+# the workload controllers complete the rollouts the controller follows), installs the CRDs
 # (CEL stripped) and deploy/rbac.yaml, binds the ClusterRole to the user kollacfg-controller,
 # then runs bench/controller/bench.py, which runs `kollacfg run` as that user and prints:
 #   - 1,000 fragments (50 KollaConfigs): cold start, edit -> output latency p50/p99;
