@@ -237,17 +237,12 @@ fn wait_volume(
         SHORT,
         || {
             let workload = cluster.get(kind, namespace, name)?.ok_or("not found")?;
-            let volumes = &workload["spec"]["template"]["spec"]["volumes"];
-            let named = volumes
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|v| v["name"] == volume)
-                .ok_or_else(|| format!("no volume {volume}: {volumes}"))?;
-            if named["secret"]["secretName"] == secret {
-                Ok(())
-            } else {
-                Err(format!("volume {named}"))
+            match world::volume_secret(&workload, volume) {
+                Some(mounted) if mounted == secret => Ok(()),
+                other => Err(format!(
+                    "volume {volume} mounts {other:?}: {}",
+                    workload["spec"]["template"]["spec"]["volumes"]
+                )),
             }
         },
     );

@@ -184,19 +184,9 @@ pub(crate) fn output_version(node: &Node, kolla_config: &str) -> String {
     )
 }
 
-/// The Secret the `shared` volume of a pod, a pod template or a workload mounts.
+/// The Secret the `shared` volume of a pod or a workload's pod template mounts.
 pub(crate) fn mounted_version(pod: &Value) -> Option<String> {
-    let spec = if pod["spec"]["template"].is_object() {
-        &pod["spec"]["template"]["spec"]
-    } else {
-        &pod["spec"]
-    };
-    spec["volumes"]
-        .as_array()?
-        .iter()
-        .find(|v| v["name"] == "shared")?["secret"]["secretName"]
-        .as_str()
-        .map(str::to_string)
+    crate::world::volume_secret(pod, "shared")
 }
 
 /// `rabbitmqctl ARGS` in the pod's broker container, once the broker answers.

@@ -142,6 +142,21 @@ pub fn condition_true(object: &Value, type_: &str) -> bool {
     current && condition(object, type_).is_some_and(|c| c["status"] == "True")
 }
 
+/// The Secret that volume `volume` of a pod, or of a workload's pod template, mounts.
+pub fn volume_secret(object: &Value, volume: &str) -> Option<String> {
+    let spec = if object["spec"]["template"].is_object() {
+        &object["spec"]["template"]["spec"]
+    } else {
+        &object["spec"]
+    };
+    spec["volumes"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == volume)?["secret"]["secretName"]
+        .as_str()
+        .map(str::to_string)
+}
+
 /// A workload of `kind` named `name`: one replica of an image that is never pulled (no kubelet).
 /// With `mount` = (volume, secret): a Secret volume of that name, mounted where kolla reads its
 /// files.
