@@ -159,11 +159,9 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|key, _| known.contains(key));
-        self.metrics.retain_rollouts(|target| {
-            target.split_once('/').is_some_and(|(namespace, name)| {
-                known.contains(&ObjectRef::new(name).within(namespace))
-            })
-        });
+        let targets: HashSet<String> = existing.iter().map(|kc| gauge_target(kc)).collect();
+        self.metrics
+            .retain_rollouts(|target| targets.contains(target));
     }
 
     /// How many KollaConfigs have a change settling.
@@ -174,6 +172,11 @@ impl Context {
             .unwrap_or_else(|e| e.into_inner())
             .len()
     }
+}
+
+/// How the rollout gauge names KollaConfig `kc`'s workloads: `namespace/name`.
+fn gauge_target(kc: &KollaConfig) -> String {
+    format!("{}/{}", kc.namespace().unwrap_or_default(), kc.name_any())
 }
 
 /// Counts of what one reconcile wrote.
@@ -486,7 +489,7 @@ async fn apply_and_sync(
             );
         }
         ctx.metrics.set_rollout(
-            &format!("{namespace}/{}", kc.name_any()),
+            &gauge_target(kc),
             records.iter().filter_map(|r| r.state).collect(),
         );
         built.status.rollout = records;
