@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::broker::ANNOTATION_PENDING_DELETES;
 use crate::build::{stored_files_hash, Base, DesiredOutput, ANNOTATION_CONFIG_HASH, FIELD_MANAGER};
+use crate::echoes::Echoes;
 use crate::error::{Error, Result};
 
 /// Server-side apply as `kollacfg`, taking over the fields it sets.
@@ -176,9 +177,10 @@ pub async fn read_output(
 }
 
 /// Applies `desired` when [`output_needs_write`] says so, given the `stored` object as
-/// [`read_output`] returned it. Returns whether it wrote.
+/// [`read_output`] returned it. Returns whether it wrote; the write is remembered in `echoes`.
 pub async fn write_output(
     client: &Client,
+    echoes: &Echoes,
     stored: Option<&DesiredOutput>,
     desired: &DesiredOutput,
 ) -> Result<bool> {
@@ -194,18 +196,20 @@ pub async fn write_output(
         object: object.clone(),
         source,
     };
-    match desired {
+    let writing = echoes.writing(kind, &namespace, name);
+    let written = match desired {
         DesiredOutput::Secret(secret) => Api::<Secret>::namespaced(client.clone(), &namespace)
             .patch(name, &ssa(), &Patch::Apply(secret))
             .await
-            .map(drop)
+            .map(|s| s.metadata)
             .map_err(write)?,
         DesiredOutput::ConfigMap(map) => Api::<ConfigMap>::namespaced(client.clone(), &namespace)
             .patch(name, &ssa(), &Patch::Apply(map))
             .await
-            .map(drop)
+            .map(|m| m.metadata)
             .map_err(write)?,
-    }
+    };
+    writing.written(&written);
     tracing::info!(
         kind,
         object,
@@ -217,9 +221,13 @@ pub async fn write_output(
 
 /// Reads the stored output and applies `desired` when it differs ([`read_output`], then
 /// [`write_output`]). Returns whether it wrote.
-pub async fn apply_output(client: &Client, desired: &DesiredOutput) -> Result<bool> {
+pub async fn apply_output(
+    client: &Client,
+    echoes: &Echoes,
+    desired: &DesiredOutput,
+) -> Result<bool> {
     let stored = read_output(client, desired).await?;
-    write_output(client, stored.as_ref(), desired).await
+    write_output(client, echoes, stored.as_ref(), desired).await
 }
 
 fn workload_api(client: &Client, namespace: &str, kind: WorkloadKind) -> Api<DynamicObject> {
@@ -465,9 +473,11 @@ pub fn restart_due(workloads: &[Workload]) -> bool {
 
 /// Moves each workload whose step is [`Step::Move`]: sets `kollacfg.dev/config-hash` on its
 /// pod template (and, in versioned mode, points the entry's volume at the new version), as an
-/// apply that sets nothing else. Returns what was done; the records are the caller's.
+/// apply that sets nothing else. Returns what was done; the records are the caller's. Each
+/// write is remembered in `echoes`.
 pub async fn move_workloads(
     client: &Client,
+    echoes: &Echoes,
     namespace: &str,
     workloads: &[Workload],
     plan: &RolloutPlan<'_>,
@@ -493,7 +503,8 @@ pub async fn move_workloads(
                     .as_ref()
                     .map(|(v, version, k)| (v.as_str(), version.as_str(), *k));
                 let patch = rollout_patch(kind, name, namespace, plan.hash, volume);
-                workload_api(client, namespace, workload.entry.kind)
+                let writing = echoes.writing(kind, namespace, name);
+                let moved = workload_api(client, namespace, workload.entry.kind)
                     .patch(name, &ssa(), &Patch::Apply(patch))
                     .await
                     .map_err(|source| Error::AnnotateWorkload {
@@ -501,6 +512,7 @@ pub async fn move_workloads(
                         object: object.clone(),
                         source,
                     })?;
+                writing.written(&moved.metadata);
                 let version = volume.map(|(_, v, _)| v);
                 tracing::info!(kind, object, hash = plan.hash, version, "rollout started");
                 outcome.annotated.push(workload.id());
@@ -535,9 +547,10 @@ pub async fn workload_pods(
 }
 
 /// Writes the KollaConfig's status when it differs from the stored one. Returns whether it
-/// wrote.
+/// wrote; the write is remembered in `echoes`.
 pub async fn write_target_status(
     client: &Client,
+    echoes: &Echoes,
     kc: &KollaConfig,
     status: &KollaConfigStatus,
 ) -> Result<bool> {
@@ -551,19 +564,23 @@ pub async fn write_target_status(
     let namespace = kc.metadata.namespace.clone().unwrap_or_default();
     let name = kc.metadata.name.clone().unwrap_or_default();
     let body = json!({"apiVersion": API_VERSION, "kind": "KollaConfig", "status": status});
-    Api::<KollaConfig>::namespaced(client.clone(), &namespace)
+    let writing = echoes.writing("KollaConfig", &namespace, &name);
+    let written = Api::<KollaConfig>::namespaced(client.clone(), &namespace)
         .patch_status(&name, &ssa(), &Patch::Apply(body))
         .await
         .map_err(|source| Error::WriteTargetStatus {
             object: format!("{namespace}/{name}"),
             source,
         })?;
+    writing.written(&written.metadata);
     Ok(true)
 }
 
-/// Writes a fragment's status when it differs from the stored one. Returns whether it wrote.
+/// Writes a fragment's status when it differs from the stored one. Returns whether it wrote;
+/// the write is remembered in `echoes`.
 pub async fn write_fragment_status(
     client: &Client,
+    echoes: &Echoes,
     fragment: &AnyResource,
     status: &FragmentStatus,
 ) -> Result<bool> {
@@ -575,6 +592,7 @@ pub async fn write_fragment_status(
     let name = fragment.metadata().name.clone().unwrap_or_default();
     let body = json!({"apiVersion": API_VERSION, "kind": kind, "status": status});
     let (params, patch) = (ssa(), Patch::Apply(body));
+    let writing = echoes.writing(kind, &namespace, &name);
     let sent;
     macro_rules! send {
         ($($kind:ident => $field:ident),*) => {
@@ -583,17 +601,18 @@ pub async fn write_fragment_status(
                 $(AnyResource::$kind(_) => Api::<$kind>::namespaced(client.clone(), &namespace)
                     .patch_status(&name, &params, &patch)
                     .await
-                    .map(drop),)*
+                    .map(|written| written.metadata),)*
             }
         };
     }
     // One list of fragment kinds for the whole crate.
     crate::stores::for_fragment_kinds!(send);
-    sent.map_err(|source| Error::WriteFragmentStatus {
+    let written = sent.map_err(|source| Error::WriteFragmentStatus {
         kind,
         object: format!("{namespace}/{name}"),
         source,
     })?;
+    writing.written(&written);
     Ok(true)
 }
 

@@ -15,6 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
 
 use crate::build::{self, Inputs, FIELD_MANAGER};
+use crate::echoes::Echoes;
 use crate::error::{Error, Result};
 use crate::metrics::{BrokerRequests, Metrics};
 use crate::stores::Stores;
@@ -104,6 +105,8 @@ pub struct Context {
     /// How long a change that restarts workloads (or a target's first output) must stay the
     /// same before it is written: a burst of edits gives one restart.
     pub settle: Duration,
+    /// The controller's own writes, whose watch events start no reconcile.
+    pub echoes: Arc<Echoes>,
     /// Per KollaConfig: the content hash of the change settling and when it was first seen.
     settling: Mutex<HashMap<ObjectRef<KollaConfig>, (String, Instant)>>,
 }
@@ -120,6 +123,7 @@ impl Context {
             metrics: Arc::default(),
             broker_resync: BROKER_RESYNC,
             settle: SETTLE,
+            echoes: Arc::default(),
             settling: Mutex::default(),
         }
     }
@@ -278,7 +282,7 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         }
     }
     // Status.
-    if apply::write_target_status(&ctx.client, kc, &built.status).await? {
+    if apply::write_target_status(&ctx.client, &ctx.echoes, kc, &built.status).await? {
         writes.statuses += 1;
         ctx.metrics.write("KollaConfig", "status");
     }
@@ -289,7 +293,7 @@ pub async fn reconcile_once(kc: &KollaConfig, ctx: &Context) -> Result<(Action, 
         .collect();
     for (id, status) in &built.fragments {
         if let Some(fragment) = by_id.get(&(id.kind.as_str(), id.name.as_str())) {
-            if apply::write_fragment_status(&ctx.client, fragment, status).await? {
+            if apply::write_fragment_status(&ctx.client, &ctx.echoes, fragment, status).await? {
                 writes.statuses += 1;
                 ctx.metrics.write(fragment.kind(), "status");
             }
@@ -425,7 +429,7 @@ async fn apply_and_sync(
         };
         output.set_annotation(versions::ANNOTATION_PUBLISHED, published);
     }
-    let written = apply::write_output(&ctx.client, stored.as_ref(), &output).await?;
+    let written = apply::write_output(&ctx.client, &ctx.echoes, stored.as_ref(), &output).await?;
     if written {
         writes.output += 1;
         ctx.metrics.write(output.kind(), "apply");
@@ -435,7 +439,8 @@ async fn apply_and_sync(
         ..Applied::default()
     };
     if let Some(plan) = &plan {
-        let outcome = apply::move_workloads(&ctx.client, namespace, &workloads, plan).await?;
+        let outcome =
+            apply::move_workloads(&ctx.client, &ctx.echoes, namespace, &workloads, plan).await?;
         applied.annotated = outcome.annotated.clone();
         writes.workloads = outcome.annotated.len();
         for workload in &outcome.annotated {
@@ -544,7 +549,7 @@ async fn apply_and_sync(
             broker::ANNOTATION_PENDING_DELETES,
             broker::pending_annotation(&remaining),
         );
-        if apply::write_output(&ctx.client, Some(&output), &updated).await? {
+        if apply::write_output(&ctx.client, &ctx.echoes, Some(&output), &updated).await? {
             ctx.metrics.write(updated.kind(), "apply");
         }
     }
@@ -733,7 +738,7 @@ async fn collect_versions(
 /// the API server down this fails too, and the error is retried anyway).
 async fn report_write_failure(kc: &KollaConfig, ctx: &Context, error: &Error) {
     let status = build::write_failed_status(kc, error.reason(), &error.to_string(), &(ctx.clock)());
-    match apply::write_target_status(&ctx.client, kc, &status).await {
+    match apply::write_target_status(&ctx.client, &ctx.echoes, kc, &status).await {
         Ok(true) => ctx.metrics.write("KollaConfig", "status"),
         Ok(false) => {}
         Err(e) => tracing::debug!("reporting the failed write in status failed too: {e}"),

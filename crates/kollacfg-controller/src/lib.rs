@@ -8,6 +8,7 @@ pub mod broker;
 pub mod build;
 pub mod conditions;
 pub mod controller;
+pub mod echoes;
 pub mod error;
 pub mod events;
 pub mod hash;

@@ -69,6 +69,9 @@ pub struct Metrics {
     pub writes: Family<WriteLabel, Counter>,
     /// Failed list or watch requests, by kind watched (each is retried with a backoff).
     pub watch_errors: Family<KindLabel, Counter>,
+    /// Watch events that were the echo of the controller's own write, by kind: dropped,
+    /// they started no reconcile.
+    pub watch_echoes: Family<KindLabel, Counter>,
     /// Requests to RabbitMQ management APIs, by method and status code.
     pub broker_requests: Family<BrokerRequestLabel, Counter>,
     /// Broker sync duration in seconds (one GET and the writes it calls for).
@@ -90,6 +93,7 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let writes = Family::<WriteLabel, Counter>::default();
         let watch_errors = Family::<KindLabel, Counter>::default();
+        let watch_echoes = Family::<KindLabel, Counter>::default();
         let broker_requests = Family::<BrokerRequestLabel, Counter>::default();
         let broker_sync_duration = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let broker_policies_restored = Counter::default();
@@ -115,6 +119,11 @@ impl Default for Metrics {
             "watch_errors",
             "List or watch requests that failed (and are retried with a backoff), by kind",
             watch_errors.clone(),
+        );
+        registry.register(
+            "watch_echoes_ignored",
+            "Watch events that were the echo of the controller's own write (no reconcile), by kind",
+            watch_echoes.clone(),
         );
         registry.register(
             "broker_requests",
@@ -143,6 +152,7 @@ impl Default for Metrics {
             duration,
             writes,
             watch_errors,
+            watch_echoes,
             broker_requests,
             broker_sync_duration,
             broker_policies_restored,
@@ -191,6 +201,15 @@ impl Metrics {
     /// Counts one failed list or watch request of `kind`.
     pub fn watch_error(&self, kind: &str) {
         self.watch_errors
+            .get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one watch event of `kind` dropped as the echo of the controller's own write.
+    pub fn watch_echo(&self, kind: &str) {
+        self.watch_echoes
             .get_or_create(&KindLabel {
                 kind: kind.to_string(),
             })

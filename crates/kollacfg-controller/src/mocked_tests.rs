@@ -78,25 +78,31 @@ async fn pass(
     frags: Vec<AnyResource>,
     script: Vec<Step>,
 ) -> (Result<(Action, Writes), Error>, Vec<Seen>) {
-    let (result, seen, _) = pass_with_metrics(kc, frags, script).await;
+    let (result, seen, _, _) = pass_with_metrics(kc, frags, script).await;
     (result, seen)
 }
 
-/// [`pass`], also returning the metrics text after it.
+/// [`pass`], also returning the metrics text after it and the writes it remembered.
 async fn pass_with_metrics(
     kc: KollaConfig,
     frags: Vec<AnyResource>,
     script: Vec<Step>,
-) -> (Result<(Action, Writes), Error>, Vec<Seen>, String) {
+) -> (
+    Result<(Action, Writes), Error>,
+    Vec<Seen>,
+    String,
+    std::sync::Arc<crate::echoes::Echoes>,
+) {
     let (ctx, verifier) = context(&frags);
     let server = tokio::spawn(verifier.run(script));
     let result = tokio::time::timeout(Duration::from_secs(10), reconcile_once(&kc, &ctx))
         .await
         .expect("the reconcile hung");
     let metrics = ctx.metrics.render();
+    let echoes = ctx.echoes.clone();
     drop(ctx);
     let seen = server.await.expect("the mocked API server failed");
-    (result, seen, metrics)
+    (result, seen, metrics, echoes)
 }
 
 /// The KollaConfig's status write of a pass that fails (the failure is reported in status
@@ -132,18 +138,30 @@ async fn failing_pass(
 async fn first_pass() -> (Vec<Seen>, Value) {
     let kc = kolla_config(None);
     let frags = fragments(&BTreeMap::new());
-    let kc_json = serde_json::to_value(&kc).unwrap();
+    // Each write is answered with the object at a new resourceVersion.
+    let at = |mut object: Value, version: &str| {
+        object["metadata"]["resourceVersion"] = json!(version);
+        object
+    };
+    let kc_json = at(serde_json::to_value(&kc).unwrap(), "103");
     let script = vec![
-        Step::new(Method::GET, BASE_URI, 200, base_secret()),
+        Step::new(Method::GET, BASE_URI, 200, at(base_secret(), "100")),
         Step::new(Method::GET, OUTPUT_URI, 404, status_body(404, "NotFound")),
         Step::new(Method::GET, STS_URI, 200, statefulset(None)),
-        // The mock answers an apply with an empty Secret; only requests are checked.
-        Step::new(Method::PATCH, &format!("{OUTPUT_URI}{SSA}"), 200, json!({})),
+        // The mock answers an apply with a Secret holding only its name; only requests are
+        // checked.
+        Step::new(
+            Method::PATCH,
+            &format!("{OUTPUT_URI}{SSA}"),
+            200,
+            json!({"metadata": {"name": "rabbitmq-config", "namespace": "openstack",
+                                "resourceVersion": "101"}}),
+        ),
         Step::new(
             Method::PATCH,
             &format!("{STS_URI}{SSA}"),
             200,
-            statefulset(None),
+            at(statefulset(None), "102"),
         ),
         Step::new(
             Method::PATCH,
@@ -155,20 +173,47 @@ async fn first_pass() -> (Vec<Seen>, Value) {
             Method::PATCH,
             &format!("{CO_URI}/status{SSA}"),
             200,
-            serde_json::to_value(&frags[1]).unwrap(),
+            at(serde_json::to_value(&frags[1]).unwrap(), "104"),
         ),
         Step::new(
             Method::PATCH,
             &format!("{RL_URI}/status{SSA}"),
             200,
-            serde_json::to_value(&frags[0]).unwrap(),
+            at(serde_json::to_value(&frags[0]).unwrap(), "105"),
         ),
         Step::echo(Method::POST, EVENTS_URI),
         Step::echo(Method::POST, EVENTS_URI),
         Step::echo(Method::POST, EVENTS_URI),
     ];
-    let (result, seen, metrics) = pass_with_metrics(kc, frags, script).await;
+    let (result, seen, metrics, echoes) = pass_with_metrics(kc, frags, script).await;
     let (action, writes) = result.expect("first pass failed");
+    // Every write is remembered at the version it returned, so that its watch event starts
+    // no reconcile; what was only read is not.
+    let object = |name: &str, version: &str| kube::api::ObjectMeta {
+        namespace: Some("openstack".into()),
+        name: Some(name.into()),
+        resource_version: Some(version.into()),
+        ..Default::default()
+    };
+    assert_eq!(echoes.pending(), 5);
+    assert!(
+        !echoes
+            .is_echo("Secret", &object("rabbitmq-kolla", "100"))
+            .await
+    );
+    for (kind, name, version) in [
+        ("Secret", "rabbitmq-config", "101"),
+        ("StatefulSet", "rabbitmq", "102"),
+        ("KollaConfig", "rabbitmq", "103"),
+        ("ConfigOverride", "stats", "104"),
+        ("RabbitListenerPolicy", "keepalive", "105"),
+    ] {
+        assert!(
+            echoes.is_echo(kind, &object(name, version)).await,
+            "{kind} {name} at {version} not remembered"
+        );
+    }
+    assert_eq!(echoes.pending(), 0);
     for line in [
         "kollacfg_api_writes_total{kind=\"Secret\",write=\"apply\"} 1",
         "kollacfg_api_writes_total{kind=\"StatefulSet\",write=\"annotation\"} 1",
@@ -333,7 +378,7 @@ async fn second_pass_over_the_same_world_sends_no_write() {
         Step::new(Method::GET, OUTPUT_URI, 200, output),
         Step::new(Method::GET, STS_URI, 200, statefulset(Some(&hash))),
     ];
-    let (result, seen, metrics) = pass_with_metrics(kc, frags, script).await;
+    let (result, seen, metrics, _) = pass_with_metrics(kc, frags, script).await;
     let (action, writes) = result.expect("second pass failed");
     assert_eq!(writes, Writes::default());
     assert!(!metrics.contains("kollacfg_api_writes_total{"), "{metrics}");

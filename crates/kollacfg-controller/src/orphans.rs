@@ -65,7 +65,7 @@ pub async fn sweep(ctx: &Context, kolla_configs: &[&KollaConfig]) -> Result<usiz
             fragment.metadata().generation,
             &now,
         );
-        if write_fragment_status(&ctx.client, fragment, &status).await? {
+        if write_fragment_status(&ctx.client, &ctx.echoes, fragment, &status).await? {
             ctx.metrics.write(fragment.kind(), "status");
             written += 1;
         }

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{oneshot, watch};
 
 use crate::controller::{error_policy, reconcile, Context};
+use crate::echoes::Echoes;
 use crate::leader::{self, LeaseSettings};
 use crate::metrics::Metrics;
 use crate::stores::{
@@ -134,9 +135,12 @@ fn watch_config() -> watcher::Config {
 /// not reach the controller, which puts all its triggers behind one shared backoff on any
 /// error: one failing watch would stall every trigger, and the errors queued during an API
 /// server outage would be replayed one per backoff period (up to a minute each) after it ended.
+///
+/// The echoes of the controller's own writes stay here too ([`crate::echoes`]): what it wrote
+/// needs no second look. The caches upstream have taken them already.
 fn forward<K, S>(
     changes: S,
-    metrics: &Arc<Metrics>,
+    watching: &Watching,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
@@ -144,13 +148,17 @@ where
     S: futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 {
     let (tx, rx) = futures::channel::mpsc::unbounded();
-    let metrics = metrics.clone();
+    let Watching { metrics, echoes } = watching.clone();
     let kind = K::kind(&()).into_owned();
     tasks.push(tokio::spawn(async move {
         futures::pin_mut!(changes);
         while let Some(change) = changes.next().await {
             match change {
                 Ok(object) => {
+                    if echoes.is_echo(&kind, object.meta()).await {
+                        metrics.watch_echo(&kind);
+                        continue;
+                    }
                     if tx.unbounded_send(object).is_err() {
                         break;
                     }
@@ -163,6 +171,13 @@ where
         }
     }));
     rx.map(Ok)
+}
+
+/// What every forwarded watch shares: the counters, and the controller's own writes.
+#[derive(Clone)]
+struct Watching {
+    metrics: Arc<Metrics>,
+    echoes: Arc<Echoes>,
 }
 
 /// The watch of every `K` in `api`, with a backoff after errors.
@@ -320,13 +335,17 @@ async fn run_controller(
 ) -> Result<(), RunError> {
     let (stores, writers) = Stores::new();
     let mut tasks = Vec::new();
+    let watching = Watching {
+        metrics: metrics.clone(),
+        echoes: Arc::default(),
+    };
 
     // Every watch runs in a task of its own and passes on objects only (see `forward`).
     let (kolla_configs, kolla_config_writer) = reflector::store::<KollaConfig>();
     let mut controller = Controller::for_stream(
         forward(
             cached(kolla_config_writer, api::<KollaConfig>(client, ns)).applied_objects(),
-            &metrics,
+            &watching,
             &mut tasks,
         ),
         kolla_configs.clone(),
@@ -339,7 +358,7 @@ async fn run_controller(
                 let m = memory.clone();
                 let changes = cached(writers.$field, api::<$kind>(client, ns)).touched_objects();
                 controller = controller.watches_stream(
-                    forward(changes, &metrics, &mut tasks),
+                    forward(changes, &watching, &mut tasks),
                     move |f: $kind| m.targets_of(&AnyResource::from(f)),
                 );
             )*
@@ -355,7 +374,7 @@ async fn run_controller(
                 controller = controller.watches_stream(
                     forward(
                         watch(api::<PartialObjectMeta<$kind>>(client, ns)).touched_objects(),
-                        &metrics,
+                        &watching,
                         &mut tasks,
                     ),
                     move |w: PartialObjectMeta<$kind>| {
@@ -380,11 +399,11 @@ async fn run_controller(
     let config_maps = watch(api::<PartialObjectMeta<ConfigMap>>(client, ns)).touched_objects();
     let controller = controller
         .watches_stream(
-            forward(secrets, &metrics, &mut tasks),
+            forward(secrets, &watching, &mut tasks),
             move |s: PartialObjectMeta<Secret>| related_kolla_configs(&for_secrets, "Secret", &s),
         )
         .watches_stream(
-            forward(config_maps, &metrics, &mut tasks),
+            forward(config_maps, &watching, &mut tasks),
             move |c: PartialObjectMeta<ConfigMap>| {
                 related_kolla_configs(&for_maps, "ConfigMap", &c)
             },
@@ -393,6 +412,7 @@ async fn run_controller(
 
     let mut context = Context::new(client.clone(), stores.clone());
     context.metrics = metrics.clone();
+    context.echoes = watching.echoes.clone();
     context.broker_resync = settings.broker_resync;
     context.settle = settings.settle;
     let ctx = Arc::new(context);
