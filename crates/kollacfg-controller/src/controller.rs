@@ -727,7 +727,7 @@ async fn collect_versions(
     }
     let referenced = versions::referenced(&ctx.client, kc, &outcome.workloads).await?;
     let doomed = versions::to_delete(stored, keep, current, &referenced);
-    for name in versions::delete(&ctx.client, kc, &doomed).await? {
+    for name in versions::delete(&ctx.client, &ctx.echoes, kc, &doomed).await? {
         ctx.metrics.write(kc.spec.output.kind.as_str(), "delete");
         tracing::debug!(version = name, "version collected");
     }

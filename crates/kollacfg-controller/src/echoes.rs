@@ -6,8 +6,10 @@
 //! with a live broker, lists every policy) only to find what it has just written. The
 //! `resourceVersion` a write returns names exactly the state it produced, so an event carrying
 //! that version is the echo of the write and nothing else: it is dropped before it reaches the
-//! controller's queue (the caches still take it). Any other event passes, a change by anybody
-//! else and every deletion included.
+//! controller's queue (the caches still take it). A deletion's event carries a version the
+//! answer to the `DELETE` does not show; the first delete event of an object the controller
+//! has just deleted is that deletion's echo (had anybody else deleted it first, the `DELETE`
+//! would have found nothing). Any other event passes: a change or a deletion by anybody else.
 //!
 //! The event often arrives before the answer to the write that caused it. So a write is
 //! announced before it is sent ([`Echoes::writing`]), and an event for an object with a write
@@ -39,6 +41,14 @@ struct Entry {
     versions: Vec<String>,
     /// Writes sent and not answered yet.
     in_flight: usize,
+    /// The controller deleted it; the delete event is not seen yet.
+    deleted: bool,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        self.versions.is_empty() && self.in_flight == 0 && !self.deleted
+    }
 }
 
 /// The `resourceVersion`s the controller's own writes returned, per object, until their
@@ -86,6 +96,15 @@ impl Writing<'_> {
         }
         // Drop ends the write.
     }
+
+    /// The write was a `DELETE`, and the object is gone.
+    pub fn deleted(self) {
+        self.echoes
+            .lock()
+            .entry(self.key.clone())
+            .or_default()
+            .deleted = true;
+    }
 }
 
 impl Drop for Writing<'_> {
@@ -93,7 +112,7 @@ impl Drop for Writing<'_> {
         let mut objects = self.echoes.lock();
         if let Some(entry) = objects.get_mut(&self.key) {
             entry.in_flight = entry.in_flight.saturating_sub(1);
-            if entry.in_flight == 0 && entry.versions.is_empty() {
+            if entry.is_empty() {
                 objects.remove(&self.key);
             }
         }
@@ -115,14 +134,14 @@ impl Echoes {
         Writing { echoes: self, key }
     }
 
-    /// Whether a watch event of `kind` with `meta` is the echo of one of the controller's own
-    /// writes (then it is forgotten). Waits first, at most [`HOLD`], while a write of the
-    /// object is under way.
-    pub async fn is_echo(&self, kind: &str, meta: &ObjectMeta) -> bool {
-        let (Some(name), Some(version)) = (meta.name.as_deref(), meta.resource_version.as_deref())
-        else {
+    /// Whether a watch event of `kind` with `meta` (a delete event when `deleted`) is the echo
+    /// of one of the controller's own writes (then it is forgotten). Waits first, at most
+    /// [`HOLD`], while a write of the object is under way.
+    pub async fn is_echo(&self, kind: &str, meta: &ObjectMeta, deleted: bool) -> bool {
+        let Some(name) = meta.name.as_deref() else {
             return false;
         };
+        let version = meta.resource_version.as_deref();
         let key = key(kind, meta.namespace.as_deref(), name);
         let deadline = tokio::time::Instant::now() + HOLD;
         loop {
@@ -134,7 +153,7 @@ impl Echoes {
                 let mut objects = self.lock();
                 let waiting = objects.get(&key).is_some_and(|e| e.in_flight > 0);
                 if !waiting || tokio::time::Instant::now() >= deadline {
-                    return judge(&mut objects, &key, version);
+                    return judge(&mut objects, &key, version, deleted);
                 }
             }
             let _ = tokio::time::timeout_at(deadline, answered).await;
@@ -148,23 +167,36 @@ impl Echoes {
 }
 
 /// The event of `key` at `version`: an echo when a write left the object there (that version
-/// and the older ones are forgotten: events come in the order of the writes). Otherwise the
-/// versions older than the event's are forgotten.
-fn judge(objects: &mut HashMap<Key, Entry>, key: &Key, version: &str) -> bool {
+/// and the older ones are forgotten: events come in the order of the writes); otherwise the
+/// versions older than the event's are forgotten. A delete event (`deleted`) is an echo when
+/// the controller deleted the object; either way the object's versions are forgotten.
+fn judge(
+    objects: &mut HashMap<Key, Entry>,
+    key: &Key,
+    version: Option<&str>,
+    deleted: bool,
+) -> bool {
     let Some(entry) = objects.get_mut(key) else {
         return false;
     };
-    let echo = match entry.versions.iter().position(|v| v == version) {
-        Some(at) => {
-            entry.versions.drain(..=at);
-            true
+    let echo = if deleted {
+        entry.versions.clear();
+        std::mem::take(&mut entry.deleted)
+    } else if let Some(version) = version {
+        match entry.versions.iter().position(|v| v == version) {
+            Some(at) => {
+                entry.versions.drain(..=at);
+                true
+            }
+            None => {
+                entry.versions.retain(|v| !older(v, version));
+                false
+            }
         }
-        None => {
-            entry.versions.retain(|v| !older(v, version));
-            false
-        }
+    } else {
+        false
     };
-    if entry.versions.is_empty() && entry.in_flight == 0 {
+    if entry.is_empty() {
         objects.remove(key);
     }
     echo
@@ -195,12 +227,32 @@ mod tests {
         let echoes = Echoes::default();
         write(&echoes, "Secret", "out", "10");
         // Another object, another kind, another namespace: not an echo.
-        assert!(!echoes.is_echo("Secret", &meta("ns", "other", "10")).await);
-        assert!(!echoes.is_echo("ConfigMap", &meta("ns", "out", "10")).await);
-        assert!(!echoes.is_echo("Secret", &meta("ns2", "out", "10")).await);
-        assert!(echoes.is_echo("Secret", &meta("ns", "out", "10")).await);
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "other", "10"), false)
+                .await
+        );
+        assert!(
+            !echoes
+                .is_echo("ConfigMap", &meta("ns", "out", "10"), false)
+                .await
+        );
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns2", "out", "10"), false)
+                .await
+        );
+        assert!(
+            echoes
+                .is_echo("Secret", &meta("ns", "out", "10"), false)
+                .await
+        );
         // Seen once: the same version again (a relist) passes.
-        assert!(!echoes.is_echo("Secret", &meta("ns", "out", "10")).await);
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "out", "10"), false)
+                .await
+        );
         assert_eq!(echoes.pending(), 0);
     }
 
@@ -210,16 +262,36 @@ mod tests {
         write(&echoes, "KollaConfig", "kc", "10");
         // An edit from before the write, delivered after it: it passes, the write's echo is
         // still to come.
-        assert!(!echoes.is_echo("KollaConfig", &meta("ns", "kc", "9")).await);
-        assert!(echoes.is_echo("KollaConfig", &meta("ns", "kc", "10")).await);
+        assert!(
+            !echoes
+                .is_echo("KollaConfig", &meta("ns", "kc", "9"), false)
+                .await
+        );
+        assert!(
+            echoes
+                .is_echo("KollaConfig", &meta("ns", "kc", "10"), false)
+                .await
+        );
         // An echo lost (a watch restart), then a later edit: the write is forgotten.
         write(&echoes, "KollaConfig", "kc", "12");
-        assert!(!echoes.is_echo("KollaConfig", &meta("ns", "kc", "13")).await);
+        assert!(
+            !echoes
+                .is_echo("KollaConfig", &meta("ns", "kc", "13"), false)
+                .await
+        );
         assert_eq!(echoes.pending(), 0);
         // Versions that are not numbers are never compared: kept until their echo.
         write(&echoes, "KollaConfig", "kc", "x");
-        assert!(!echoes.is_echo("KollaConfig", &meta("ns", "kc", "y")).await);
-        assert!(echoes.is_echo("KollaConfig", &meta("ns", "kc", "x")).await);
+        assert!(
+            !echoes
+                .is_echo("KollaConfig", &meta("ns", "kc", "y"), false)
+                .await
+        );
+        assert!(
+            echoes
+                .is_echo("KollaConfig", &meta("ns", "kc", "x"), false)
+                .await
+        );
     }
 
     #[tokio::test]
@@ -227,13 +299,25 @@ mod tests {
         let echoes = Echoes::default();
         write(&echoes, "Secret", "out", "10");
         write(&echoes, "Secret", "out", "11");
-        assert!(echoes.is_echo("Secret", &meta("ns", "out", "10")).await);
-        assert!(echoes.is_echo("Secret", &meta("ns", "out", "11")).await);
+        assert!(
+            echoes
+                .is_echo("Secret", &meta("ns", "out", "10"), false)
+                .await
+        );
+        assert!(
+            echoes
+                .is_echo("Secret", &meta("ns", "out", "11"), false)
+                .await
+        );
         assert_eq!(echoes.pending(), 0);
         // The first echo lost: the second still matches.
         write(&echoes, "Secret", "out", "12");
         write(&echoes, "Secret", "out", "13");
-        assert!(echoes.is_echo("Secret", &meta("ns", "out", "13")).await);
+        assert!(
+            echoes
+                .is_echo("Secret", &meta("ns", "out", "13"), false)
+                .await
+        );
         assert_eq!(echoes.pending(), 0);
     }
 
@@ -243,8 +327,16 @@ mod tests {
         for version in 1..=(PER_OBJECT + 2) {
             write(&echoes, "Secret", "out", &format!("v{version}"));
         }
-        assert!(!echoes.is_echo("Secret", &meta("ns", "out", "v2")).await);
-        assert!(echoes.is_echo("Secret", &meta("ns", "out", "v3")).await);
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "out", "v2"), false)
+                .await
+        );
+        assert!(
+            echoes
+                .is_echo("Secret", &meta("ns", "out", "v3"), false)
+                .await
+        );
         assert_eq!(echoes.pending(), 1);
     }
 
@@ -252,10 +344,11 @@ mod tests {
     /// the task has started.
     async fn judged_later(echoes: &Arc<Echoes>, version: &str) -> tokio::task::JoinHandle<bool> {
         let (echoes, version) = (echoes.clone(), version.to_string());
-        let judged =
-            tokio::spawn(
-                async move { echoes.is_echo("Secret", &meta("ns", "out", &version)).await },
-            );
+        let judged = tokio::spawn(async move {
+            echoes
+                .is_echo("Secret", &meta("ns", "out", &version), false)
+                .await
+        });
         tokio::task::yield_now().await;
         judged
     }
@@ -289,12 +382,60 @@ mod tests {
         let echoes = Echoes::default();
         let _stuck = echoes.writing("Secret", "ns", "out");
         let started = tokio::time::Instant::now();
-        assert!(!echoes.is_echo("Secret", &meta("ns", "out", "10")).await);
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "out", "10"), false)
+                .await
+        );
         assert_eq!(started.elapsed(), HOLD);
         // Other objects do not wait at all.
         let started = tokio::time::Instant::now();
-        assert!(!echoes.is_echo("Secret", &meta("ns", "other", "10")).await);
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "other", "10"), false)
+                .await
+        );
         assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn the_first_delete_event_after_a_deletion_is_its_echo() {
+        let echoes = Echoes::default();
+        write(&echoes, "Secret", "old", "10");
+        echoes.writing("Secret", "ns", "old").deleted();
+        // A change from before the deletion, delivered late: not an echo, the deletion's
+        // echo is still to come.
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "old", "9"), false)
+                .await
+        );
+        // The delete event carries a version of its own: matched by being a deletion.
+        assert!(
+            echoes
+                .is_echo("Secret", &meta("ns", "old", "12"), true)
+                .await
+        );
+        assert_eq!(echoes.pending(), 0);
+        // The object made again and deleted by somebody else: not an echo.
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "old", "13"), false)
+                .await
+        );
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "old", "14"), true)
+                .await
+        );
+        // A deletion by somebody else forgets the versions the controller wrote.
+        write(&echoes, "Secret", "other", "20");
+        assert!(
+            !echoes
+                .is_echo("Secret", &meta("ns", "other", "21"), true)
+                .await
+        );
+        assert_eq!(echoes.pending(), 0);
     }
 
     #[tokio::test]
@@ -302,12 +443,12 @@ mod tests {
         let echoes = Echoes::default();
         let mut unnamed = meta("ns", "out", "1");
         unnamed.name = None;
-        assert!(!echoes.is_echo("Secret", &unnamed).await);
+        assert!(!echoes.is_echo("Secret", &unnamed, false).await);
         let mut unversioned = meta("ns", "out", "1");
         unversioned.resource_version = None;
         let writing = echoes.writing("Secret", "ns", "out");
         writing.written(&unversioned);
         assert_eq!(echoes.pending(), 0);
-        assert!(!echoes.is_echo("Secret", &unversioned).await);
+        assert!(!echoes.is_echo("Secret", &unversioned, false).await);
     }
 }

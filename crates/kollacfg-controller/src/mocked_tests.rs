@@ -198,7 +198,7 @@ async fn first_pass() -> (Vec<Seen>, Value) {
     assert_eq!(echoes.pending(), 5);
     assert!(
         !echoes
-            .is_echo("Secret", &object("rabbitmq-kolla", "100"))
+            .is_echo("Secret", &object("rabbitmq-kolla", "100"), false)
             .await
     );
     for (kind, name, version) in [
@@ -209,7 +209,7 @@ async fn first_pass() -> (Vec<Seen>, Value) {
         ("RabbitListenerPolicy", "keepalive", "105"),
     ] {
         assert!(
-            echoes.is_echo(kind, &object(name, version)).await,
+            echoes.is_echo(kind, &object(name, version), false).await,
             "{kind} {name} at {version} not remembered"
         );
     }

@@ -138,14 +138,18 @@ fn watch_config() -> watcher::Config {
 ///
 /// The echoes of the controller's own writes stay here too ([`crate::echoes`]): what it wrote
 /// needs no second look. The caches upstream have taken them already.
+///
+/// `changes` is the watch's event stream; the objects applied (listed, added, changed) pass
+/// on, and the objects deleted too when `deletions` says so.
 fn forward<K, S>(
     changes: S,
+    deletions: bool,
     watching: &Watching,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Send + 'static,
-    S: futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
 {
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let Watching { metrics, echoes } = watching.clone();
@@ -153,20 +157,24 @@ where
     tasks.push(tokio::spawn(async move {
         futures::pin_mut!(changes);
         while let Some(change) = changes.next().await {
-            match change {
-                Ok(object) => {
-                    if echoes.is_echo(&kind, object.meta()).await {
-                        metrics.watch_echo(&kind);
-                        continue;
-                    }
-                    if tx.unbounded_send(object).is_err() {
-                        break;
-                    }
+            let (object, deleted) = match change {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    (object, false)
                 }
+                Ok(watcher::Event::Delete(object)) if deletions => (object, true),
+                Ok(_) => continue,
                 Err(e) => {
                     metrics.watch_error(&kind);
                     tracing::warn!(%kind, "watch failed, retrying: {e}");
+                    continue;
                 }
+            };
+            if echoes.is_echo(&kind, object.meta(), deleted).await {
+                metrics.watch_echo(&kind);
+                continue;
+            }
+            if tx.unbounded_send(object).is_err() {
+                break;
             }
         }
     }));
@@ -344,7 +352,8 @@ async fn run_controller(
     let (kolla_configs, kolla_config_writer) = reflector::store::<KollaConfig>();
     let mut controller = Controller::for_stream(
         forward(
-            cached(kolla_config_writer, api::<KollaConfig>(client, ns)).applied_objects(),
+            cached(kolla_config_writer, api::<KollaConfig>(client, ns)),
+            false,
             &watching,
             &mut tasks,
         ),
@@ -356,9 +365,9 @@ async fn run_controller(
         ($($kind:ident => $field:ident),*) => {
             $(
                 let m = memory.clone();
-                let changes = cached(writers.$field, api::<$kind>(client, ns)).touched_objects();
+                let changes = cached(writers.$field, api::<$kind>(client, ns));
                 controller = controller.watches_stream(
-                    forward(changes, &watching, &mut tasks),
+                    forward(changes, true, &watching, &mut tasks),
                     move |f: $kind| m.targets_of(&AnyResource::from(f)),
                 );
             )*
@@ -373,7 +382,8 @@ async fn run_controller(
                 let for_kind = kolla_configs.clone();
                 controller = controller.watches_stream(
                     forward(
-                        watch(api::<PartialObjectMeta<$kind>>(client, ns)).touched_objects(),
+                        watch(api::<PartialObjectMeta<$kind>>(client, ns)),
+                        true,
                         &watching,
                         &mut tasks,
                     ),
@@ -395,15 +405,15 @@ async fn run_controller(
     });
     // Secrets and ConfigMaps: metadata only (names and owners are all the mapping reads; the
     // reconcile reads a base itself), so no Secret's data passes through the controller here.
-    let secrets = watch(api::<PartialObjectMeta<Secret>>(client, ns)).touched_objects();
-    let config_maps = watch(api::<PartialObjectMeta<ConfigMap>>(client, ns)).touched_objects();
+    let secrets = watch(api::<PartialObjectMeta<Secret>>(client, ns));
+    let config_maps = watch(api::<PartialObjectMeta<ConfigMap>>(client, ns));
     let controller = controller
         .watches_stream(
-            forward(secrets, &watching, &mut tasks),
+            forward(secrets, true, &watching, &mut tasks),
             move |s: PartialObjectMeta<Secret>| related_kolla_configs(&for_secrets, "Secret", &s),
         )
         .watches_stream(
-            forward(config_maps, &watching, &mut tasks),
+            forward(config_maps, true, &watching, &mut tasks),
             move |c: PartialObjectMeta<ConfigMap>| {
                 related_kolla_configs(&for_maps, "ConfigMap", &c)
             },

@@ -15,6 +15,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::Value;
 
 use crate::build::DesiredOutput;
+use crate::echoes::Echoes;
 use crate::error::{Error, Result};
 
 /// One stored version of a target's output.
@@ -223,9 +224,11 @@ pub async fn referenced(
 }
 
 /// Deletes each version in `names` (a version already gone counts as deleted). Returns the
-/// names deleted.
+/// names deleted. Each object found and deleted at once is remembered in `echoes`: the
+/// watch's delete event is its echo.
 pub async fn delete(
     client: &Client,
+    echoes: &Echoes,
     kolla_config: &KollaConfig,
     names: &[String],
 ) -> Result<Vec<String>> {
@@ -233,18 +236,22 @@ pub async fn delete(
     let kind = kolla_config.spec.output.kind.as_str();
     let mut deleted = Vec::new();
     for name in names {
+        let writing = echoes.writing(kind, &namespace, name);
         let result = match kolla_config.spec.output.kind {
             OutputKind::Secret => Api::<Secret>::namespaced(client.clone(), &namespace)
                 .delete(name, &DeleteParams::default())
                 .await
-                .map(drop),
+                .map(|answer| answer.is_right()),
             OutputKind::ConfigMap => Api::<ConfigMap>::namespaced(client.clone(), &namespace)
                 .delete(name, &DeleteParams::default())
                 .await
-                .map(drop),
+                .map(|answer| answer.is_right()),
         };
         match result {
-            Ok(()) => {}
+            // Gone at once (the answer is a Status).
+            Ok(true) => writing.deleted(),
+            // Deletion under way (finalizers): the object is still there.
+            Ok(false) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(source) => {
                 return Err(Error::ApplyOutput {

@@ -1617,5 +1617,13 @@ fn versioned_outputs() {
             Err(format!("{names:?}"))
         }
     });
+    // The two deletions came back as the echoes of the controller's own writes, the only
+    // Secrets it wrote.
+    wait_quiet(&controller, Duration::from_secs(2));
+    let metrics = controller.metrics();
+    assert!(
+        metrics.contains("kollacfg_watch_echoes_ignored_total{kind=\"Secret\"} 2\n"),
+        "{metrics}"
+    );
     controller.stop();
 }
