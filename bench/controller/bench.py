@@ -453,7 +453,7 @@ class Controller:
 
     def metrics(self):
         text = self.http("/metrics")[1]
-        out = {"reconciles": 0, "failures": 0, "writes": {}}
+        out = {"reconciles": 0, "failures": 0, "writes": {}, "echoes_ignored": 0}
         for line in text.splitlines():
             if line.startswith("kollacfg_reconciles_total "):
                 out["reconciles"] = int(float(line.split()[1]))
@@ -463,6 +463,8 @@ class Controller:
                 out["duration_count"] = int(float(line.split()[1]))
             elif line.startswith("kollacfg_reconcile_failures_total{"):
                 out["failures"] += int(float(line.split()[-1]))
+            elif line.startswith("kollacfg_watch_echoes_ignored_total{"):
+                out["echoes_ignored"] += int(float(line.split()[-1]))
             elif line.startswith("kollacfg_api_writes_total{"):
                 labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
                 out["writes"][f"{labels['kind']}/{labels['write']}"] = int(float(line.split()[-1]))
@@ -605,6 +607,7 @@ def cold_start(args, env, api, watch, expected, namespaces, tag):
         "server_cpu_s_at_all_outputs": {k: round(srv1[k] - srv0[k], 2) for k in srv0},
         "writes": m["writes"],
         "reconciles": m["reconciles"],
+        "echoes_ignored": m["echoes_ignored"],
         "mean_reconcile_ms": round(1000 * m.get("duration_sum_s", 0) / max(1, m.get("duration_count", 0)), 1),
         "failures": m["failures"],
         "vmhwm_kib": ps["VmHWM"],
@@ -616,7 +619,8 @@ def cold_start(args, env, api, watch, expected, namespaces, tag):
         f"every status Ready at {fig['all_statuses_ready_s']} s (polled every 0.25 s)")
     log(f"  CPU until all outputs: controller {fig['cpu_s_at_all_outputs']} s, "
         f"{', '.join(f'{k} {v} s' for k, v in fig['server_cpu_s_at_all_outputs'].items())}; "
-        f"{fig['reconciles']} reconciles (mean {fig['mean_reconcile_ms']} ms), {fig['failures']} failures; writes {fig['writes']}")
+        f"{fig['reconciles']} reconciles (mean {fig['mean_reconcile_ms']} ms), {fig['failures']} failures, "
+        f"{fig['echoes_ignored']} echoes of its own writes ignored; writes {fig['writes']}")
     log(f"  VmRSS when the caches were filled {ps_ready['VmRSS'] / 1024:.1f} MiB; "
         f"VmHWM when idle {ps['VmHWM'] / 1024:.1f} MiB; load average {' '.join(la0)} -> {' '.join(fig['loadavg_end'])}")
     return ctl, fig

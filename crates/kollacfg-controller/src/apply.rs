@@ -306,8 +306,6 @@ impl Workload {
 pub struct RolloutOutcome {
     /// `Kind/name` of each workload whose template was changed.
     pub annotated: Vec<String>,
-    /// Each workload as read (before any change), for what refers to old versions.
-    pub workloads: Vec<(RolloutRef, serde_json::Value)>,
 }
 
 /// The volume named `volume` in a pod template's spec, if it is a volume of `kind`'s output
@@ -487,11 +485,6 @@ pub async fn move_workloads(
         let kind = workload.entry.kind.as_str();
         let name = &workload.entry.name;
         let object = format!("{namespace}/{name}");
-        if let Some(data) = &workload.object {
-            outcome
-                .workloads
-                .push((workload.entry.clone(), data.clone()));
-        }
         match &workload.step {
             Step::Missing => tracing::warn!(kind, object, "rollout workload not found; skipped"),
             Step::RolledBack { .. } => {

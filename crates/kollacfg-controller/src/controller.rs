@@ -456,19 +456,23 @@ async fn apply_and_sync(
             None => stored.as_ref().map(|s| s.files()),
         };
         let mut records = Vec::with_capacity(workloads.len());
+        // The pods listed here, by workload (`Kind/name`): collecting versions reads them too.
+        let mut listed = HashMap::new();
         for workload in &workloads {
             let pods = match (&workload.step, &workload.object) {
                 (apply::Step::Current { .. }, Some(object))
                     if !rollout::progress(workload.entry.kind, object).complete =>
                 {
-                    apply::workload_pods(&ctx.client, namespace, workload).await?
+                    listed
+                        .entry(workload.id())
+                        .or_insert(apply::workload_pods(&ctx.client, namespace, workload).await?)
                 }
-                _ => Vec::new(),
+                _ => &[][..],
             };
             records.push(rollout::record(
                 workload,
                 plan,
-                &pods,
+                pods,
                 &files,
                 &before,
                 &(ctx.clock)(),
@@ -501,7 +505,7 @@ async fn apply_and_sync(
         if versioned {
             built.status.output_version = Some(output.name().to_string());
             put_rollout_warnings(kc, built, &warnings, &(ctx.clock)());
-            collect_versions(kc, ctx, &versions, output.name(), &outcome).await?;
+            collect_versions(kc, ctx, &versions, output.name(), &workloads, &listed).await?;
         }
     }
     let Some(management) = management else {
@@ -718,14 +722,15 @@ async fn collect_versions(
     ctx: &Context,
     stored: &[versions::Version],
     current: &str,
-    outcome: &apply::RolloutOutcome,
+    workloads: &[apply::Workload],
+    listed: &HashMap<String, Vec<serde_json::Value>>,
 ) -> Result<()> {
     let keep = kc.spec.output.keep_versions();
     let candidates = versions::to_delete(stored, keep, current, &Default::default());
     if candidates.is_empty() {
         return Ok(());
     }
-    let referenced = versions::referenced(&ctx.client, kc, &outcome.workloads).await?;
+    let referenced = versions::referenced(&ctx.client, kc, workloads, listed).await?;
     let doomed = versions::to_delete(stored, keep, current, &referenced);
     for name in versions::delete(&ctx.client, &ctx.echoes, kc, &doomed).await? {
         ctx.metrics.write(kc.spec.output.kind.as_str(), "delete");

@@ -4,16 +4,17 @@
 //! refers to them (workload templates, ReplicaSets, ControllerRevisions, pods) and deletes the
 //! rest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kollacfg_api::{KollaConfig, OutputKind, RolloutRef, LABEL_TARGET, VERSION_HASH_DIGITS};
+use kollacfg_api::{KollaConfig, OutputKind, LABEL_TARGET, VERSION_HASH_DIGITS};
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::Value;
 
+use crate::apply::Workload;
 use crate::build::DesiredOutput;
 use crate::echoes::Echoes;
 use crate::error::{Error, Result};
@@ -166,22 +167,28 @@ pub fn selector(workload: &Value) -> Option<String> {
 
 /// Everything that still refers to a version, for the rollout workloads of `kolla_config`:
 /// their templates, their ReplicaSets and ControllerRevisions (what `kubectl rollout undo`
-/// goes back to) and their pods. `workloads` are the workloads as read, by rollout entry.
+/// goes back to) and their pods. `workloads` are the workloads as read; `listed`, the pods
+/// of some of them already listed in this pass, by `Kind/name` (the others' are listed here).
 pub async fn referenced(
     client: &Client,
     kolla_config: &KollaConfig,
-    workloads: &[(RolloutRef, Value)],
+    workloads: &[Workload],
+    listed: &HashMap<String, Vec<Value>>,
 ) -> Result<BTreeSet<String>> {
     let namespace = kolla_config.namespace().unwrap_or_default();
     let kind = kolla_config.spec.output.kind;
     let mut names = BTreeSet::new();
-    for (workload, object) in workloads {
+    for read in workloads {
+        let Some(object) = &read.object else {
+            continue;
+        };
+        let workload = &read.entry;
         mounted(&object["spec"]["template"]["spec"], kind, &mut names);
         let Some(selector) = selector(object) else {
             continue;
         };
         let params = ListParams::default().labels(&selector);
-        let read = |what: &'static str| {
+        let failed = |what: &'static str| {
             let object = format!("{namespace}/{}", workload.name);
             move |source| Error::ReadWorkload {
                 kind: what,
@@ -189,20 +196,29 @@ pub async fn referenced(
                 source,
             }
         };
-        for pod in Api::<Pod>::namespaced(client.clone(), &namespace)
-            .list(&params)
-            .await
-            .map_err(read("Pod"))?
-        {
-            let spec = serde_json::to_value(&pod.spec).unwrap_or_default();
-            mounted(&spec, kind, &mut names);
+        match listed.get(&read.id()) {
+            Some(pods) => {
+                for pod in pods {
+                    mounted(&pod["spec"], kind, &mut names);
+                }
+            }
+            None => {
+                for pod in Api::<Pod>::namespaced(client.clone(), &namespace)
+                    .list(&params)
+                    .await
+                    .map_err(failed("Pod"))?
+                {
+                    let spec = serde_json::to_value(&pod.spec).unwrap_or_default();
+                    mounted(&spec, kind, &mut names);
+                }
+            }
         }
         match workload.kind {
             kollacfg_api::WorkloadKind::Deployment => {
                 for set in Api::<ReplicaSet>::namespaced(client.clone(), &namespace)
                     .list(&params)
                     .await
-                    .map_err(read("ReplicaSet"))?
+                    .map_err(failed("ReplicaSet"))?
                 {
                     let spec = serde_json::to_value(&set.spec).unwrap_or_default();
                     mounted(&spec["template"]["spec"], kind, &mut names);
@@ -212,7 +228,7 @@ pub async fn referenced(
                 for revision in Api::<ControllerRevision>::namespaced(client.clone(), &namespace)
                     .list(&params)
                     .await
-                    .map_err(read("ControllerRevision"))?
+                    .map_err(failed("ControllerRevision"))?
                 {
                     let data = revision.data.0;
                     mounted(&data["spec"]["template"]["spec"], kind, &mut names);
