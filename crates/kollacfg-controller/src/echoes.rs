@@ -216,6 +216,21 @@ mod tests {
         }
     }
 
+    /// Whether an event of `kind` `namespace/name` at `version` (a delete event when
+    /// `deleted`) is an echo.
+    async fn echo(
+        echoes: &Echoes,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        version: &str,
+        deleted: bool,
+    ) -> bool {
+        echoes
+            .is_echo(kind, &meta(namespace, name, version), deleted)
+            .await
+    }
+
     fn write(echoes: &Echoes, kind: &str, name: &str, version: &str) {
         echoes
             .writing(kind, "ns", name)
@@ -227,32 +242,12 @@ mod tests {
         let echoes = Echoes::default();
         write(&echoes, "Secret", "out", "10");
         // Another object, another kind, another namespace: not an echo.
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "other", "10"), false)
-                .await
-        );
-        assert!(
-            !echoes
-                .is_echo("ConfigMap", &meta("ns", "out", "10"), false)
-                .await
-        );
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns2", "out", "10"), false)
-                .await
-        );
-        assert!(
-            echoes
-                .is_echo("Secret", &meta("ns", "out", "10"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "other", "10", false).await);
+        assert!(!echo(&echoes, "ConfigMap", "ns", "out", "10", false).await);
+        assert!(!echo(&echoes, "Secret", "ns2", "out", "10", false).await);
+        assert!(echo(&echoes, "Secret", "ns", "out", "10", false).await);
         // Seen once: the same version again (a relist) passes.
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "out", "10"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "out", "10", false).await);
         assert_eq!(echoes.pending(), 0);
     }
 
@@ -262,36 +257,16 @@ mod tests {
         write(&echoes, "KollaConfig", "kc", "10");
         // An edit from before the write, delivered after it: it passes, the write's echo is
         // still to come.
-        assert!(
-            !echoes
-                .is_echo("KollaConfig", &meta("ns", "kc", "9"), false)
-                .await
-        );
-        assert!(
-            echoes
-                .is_echo("KollaConfig", &meta("ns", "kc", "10"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "KollaConfig", "ns", "kc", "9", false).await);
+        assert!(echo(&echoes, "KollaConfig", "ns", "kc", "10", false).await);
         // An echo lost (a watch restart), then a later edit: the write is forgotten.
         write(&echoes, "KollaConfig", "kc", "12");
-        assert!(
-            !echoes
-                .is_echo("KollaConfig", &meta("ns", "kc", "13"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "KollaConfig", "ns", "kc", "13", false).await);
         assert_eq!(echoes.pending(), 0);
         // Versions that are not numbers are never compared: kept until their echo.
         write(&echoes, "KollaConfig", "kc", "x");
-        assert!(
-            !echoes
-                .is_echo("KollaConfig", &meta("ns", "kc", "y"), false)
-                .await
-        );
-        assert!(
-            echoes
-                .is_echo("KollaConfig", &meta("ns", "kc", "x"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "KollaConfig", "ns", "kc", "y", false).await);
+        assert!(echo(&echoes, "KollaConfig", "ns", "kc", "x", false).await);
     }
 
     #[tokio::test]
@@ -299,25 +274,13 @@ mod tests {
         let echoes = Echoes::default();
         write(&echoes, "Secret", "out", "10");
         write(&echoes, "Secret", "out", "11");
-        assert!(
-            echoes
-                .is_echo("Secret", &meta("ns", "out", "10"), false)
-                .await
-        );
-        assert!(
-            echoes
-                .is_echo("Secret", &meta("ns", "out", "11"), false)
-                .await
-        );
+        assert!(echo(&echoes, "Secret", "ns", "out", "10", false).await);
+        assert!(echo(&echoes, "Secret", "ns", "out", "11", false).await);
         assert_eq!(echoes.pending(), 0);
         // The first echo lost: the second still matches.
         write(&echoes, "Secret", "out", "12");
         write(&echoes, "Secret", "out", "13");
-        assert!(
-            echoes
-                .is_echo("Secret", &meta("ns", "out", "13"), false)
-                .await
-        );
+        assert!(echo(&echoes, "Secret", "ns", "out", "13", false).await);
         assert_eq!(echoes.pending(), 0);
     }
 
@@ -327,16 +290,8 @@ mod tests {
         for version in 1..=(PER_OBJECT + 2) {
             write(&echoes, "Secret", "out", &format!("v{version}"));
         }
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "out", "v2"), false)
-                .await
-        );
-        assert!(
-            echoes
-                .is_echo("Secret", &meta("ns", "out", "v3"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "out", "v2", false).await);
+        assert!(echo(&echoes, "Secret", "ns", "out", "v3", false).await);
         assert_eq!(echoes.pending(), 1);
     }
 
@@ -344,11 +299,10 @@ mod tests {
     /// the task has started.
     async fn judged_later(echoes: &Arc<Echoes>, version: &str) -> tokio::task::JoinHandle<bool> {
         let (echoes, version) = (echoes.clone(), version.to_string());
-        let judged = tokio::spawn(async move {
-            echoes
-                .is_echo("Secret", &meta("ns", "out", &version), false)
-                .await
-        });
+        let judged =
+            tokio::spawn(
+                async move { echo(&echoes, "Secret", "ns", "out", &version, false).await },
+            );
         tokio::task::yield_now().await;
         judged
     }
@@ -382,19 +336,11 @@ mod tests {
         let echoes = Echoes::default();
         let _stuck = echoes.writing("Secret", "ns", "out");
         let started = tokio::time::Instant::now();
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "out", "10"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "out", "10", false).await);
         assert_eq!(started.elapsed(), HOLD);
         // Other objects do not wait at all.
         let started = tokio::time::Instant::now();
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "other", "10"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "other", "10", false).await);
         assert_eq!(started.elapsed(), Duration::ZERO);
     }
 
@@ -405,36 +351,16 @@ mod tests {
         echoes.writing("Secret", "ns", "old").deleted();
         // A change from before the deletion, delivered late: not an echo, the deletion's
         // echo is still to come.
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "old", "9"), false)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "old", "9", false).await);
         // The delete event carries a version of its own: matched by being a deletion.
-        assert!(
-            echoes
-                .is_echo("Secret", &meta("ns", "old", "12"), true)
-                .await
-        );
+        assert!(echo(&echoes, "Secret", "ns", "old", "12", true).await);
         assert_eq!(echoes.pending(), 0);
         // The object made again and deleted by somebody else: not an echo.
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "old", "13"), false)
-                .await
-        );
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "old", "14"), true)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "old", "13", false).await);
+        assert!(!echo(&echoes, "Secret", "ns", "old", "14", true).await);
         // A deletion by somebody else forgets the versions the controller wrote.
         write(&echoes, "Secret", "other", "20");
-        assert!(
-            !echoes
-                .is_echo("Secret", &meta("ns", "other", "21"), true)
-                .await
-        );
+        assert!(!echo(&echoes, "Secret", "ns", "other", "21", true).await);
         assert_eq!(echoes.pending(), 0);
     }
 
